@@ -1,0 +1,20 @@
+/* Subcommands of the oomprof binary. Each returns a process exit status. */
+#ifndef OOMPROF_CLI_H
+#define OOMPROF_CLI_H
+
+struct command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* Exit statuses shared by every subcommand. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILURE_ = 1, /* the operation failed (message printed) */
+	EXIT_USAGE = 2,	   /* bad command line */
+};
+
+int cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,49 @@
+/* oomprof: capture a Go program's heap profile when the OOM killer chooses it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "oomprof/cli.h"
+
+#ifndef OOMPROF_VERSION
+#define OOMPROF_VERSION "0.1.0-dev"
+#endif
+
+/* The first entry is the default command. */
+static const struct command commands[] = {
+	{"version", "print the version", cmd_version},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("oomprof %s\n", OOMPROF_VERSION);
+	return EXIT_OK;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: oomprof [COMMAND] [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'oomprof COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+			 !strcmp(argv[1], "help"))) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc < 2 || argv[1][0] == '-')
+		return commands[0].run(argc, argv);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "oomprof: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,3 @@
+module oomprof.test/testdata
+
+go 1.19
