@@ -53,7 +53,7 @@ run_one() {
 	if [ $rc -ne 0 ] && ! grep -q '^FAIL:' "$out"; then
 		echo "FAIL: $name: exited with status $rc$([ $rc -eq 124 ] && echo ' (timed out after '"$limit"')')" >>"$out"
 	fi
-	if ! grep -qE '^(PASS|FAIL|SKIP):' "$out"; then
+	if ! grep -qE '^(PASS|FAIL|SKIP):' "$out" && [ -z "${ALLOW_EMPTY:-}" ]; then
 		echo "FAIL: $name: printed no result" >>"$out"
 	fi
 	if grep -q '^FAIL:' "$out"; then
@@ -67,7 +67,7 @@ echo "== unit"
 if [ -z "$filter" ] || [[ unit == *"$filter"* ]]; then
 	run_one unit unit 300s "$BUILD/tests/unit"
 else
-	run_one unit unit 300s "$BUILD/tests/unit" "$filter"
+	ALLOW_EMPTY=1 run_one unit unit 300s "$BUILD/tests/unit" "${filter#unit/}"
 fi
 
 echo "== fuzz corpora (ASan+UBSan)"
