@@ -1,0 +1,185 @@
+#include "oomprof/procinfo.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static FILE *open_proc(pid_t pid, const char *name)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	return fopen(path, "re");
+}
+
+int proc_comm(pid_t pid, char *buf, size_t len)
+{
+	FILE *f = open_proc(pid, "comm");
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)len, f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+int proc_start_time(pid_t pid, uint64_t *ticks)
+{
+	char buf[1024], *p;
+	FILE *f = open_proc(pid, "stat");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: fields start after the last ')' */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	p++;
+	/* after ')' come fields 3.. ; starttime is field 22, the 20th from here */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EIO;
+	}
+	*ticks = strtoull(p + 1, NULL, 10);
+	return 0;
+}
+
+int proc_exe_id(pid_t pid, uint64_t *dev, uint64_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st) < 0)
+		return -errno;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+static int maps_append(struct proc_maps *out, const struct proc_mapping *m, size_t *cap)
+{
+	if (out->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		struct proc_mapping *grown = realloc(out->maps, ncap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		out->maps = grown;
+		*cap = ncap;
+	}
+	out->maps[out->n++] = *m;
+	return 0;
+}
+
+int proc_exe_mappings(pid_t pid, uint64_t ino, struct proc_maps *out)
+{
+	FILE *f = open_proc(pid, "maps");
+	char line[4096];
+	size_t cap = 0;
+	int err = 0;
+
+	out->maps = NULL;
+	out->n = 0;
+	if (!f)
+		return -errno;
+	while (!err && fgets(line, sizeof(line), f)) {
+		struct proc_mapping m = {0};
+		char perms[8], path[4096] = "";
+		unsigned long long inode;
+		int consumed = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %llu %n", &m.start,
+			   &m.end, perms, &m.offset, &inode, &consumed) < 5)
+			continue;
+		if (inode != ino)
+			continue;
+		sscanf(line + consumed, "%4095[^\n]", path);
+		m.exec = perms[2] == 'x';
+		snprintf(m.path, sizeof(m.path), "%s", path);
+		err = maps_append(out, &m, &cap);
+	}
+	fclose(f);
+	if (err)
+		proc_maps_free(out);
+	return err;
+}
+
+void proc_maps_free(struct proc_maps *m)
+{
+	free(m->maps);
+	m->maps = NULL;
+	m->n = 0;
+}
+
+uint64_t proc_maps_base(const struct proc_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->maps[i].offset == 0)
+			return m->maps[i].start;
+	return 0;
+}
+
+int proc_memcg_path(pid_t pid, char *buf, size_t len)
+{
+	FILE *f = open_proc(pid, "cgroup");
+	char line[4096], v2[4096] = "";
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	snprintf(buf, len, "/");
+	while (fgets(line, sizeof(line), f)) {
+		char *ctrl = strchr(line, ':'), *path;
+		if (!ctrl || !(path = strchr(ctrl + 1, ':')))
+			continue;
+		*path++ = 0;
+		path[strcspn(path, "\n")] = 0;
+		ctrl++;
+		if (!strcmp(ctrl, "")) { /* "0::/path": the unified hierarchy */
+			snprintf(v2, sizeof(v2), "%s", path);
+			continue;
+		}
+		/* v1: the controller list is comma-separated, e.g. "memory" */
+		for (char *save = NULL, *c = strtok_r(ctrl, ",", &save); c;
+		     c = strtok_r(NULL, ",", &save))
+			if (!strcmp(c, "memory")) {
+				snprintf(buf, len, "%s", path);
+				found = 1;
+			}
+	}
+	fclose(f);
+	if (!found && v2[0])
+		snprintf(buf, len, "%s", v2);
+	return 0;
+}
+
+void container_id_from_cgroup(const char *cgroup, char *buf, size_t len)
+{
+	const char *p = cgroup;
+
+	buf[0] = 0;
+	for (; *p; p++) {
+		size_t n = 0;
+		while (isxdigit((unsigned char)p[n]) && !isupper((unsigned char)p[n]))
+			n++;
+		if (n == 64 && (p == cgroup || !isxdigit((unsigned char)p[-1]))) {
+			snprintf(buf, len, "%.64s", p);
+			return;
+		}
+		if (n)
+			p += n - 1;
+	}
+}
