@@ -241,3 +241,22 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 	close(memfd);
 	return e;
 }
+
+int live_write_u64(pid_t pid, uint64_t addr, uint64_t value)
+{
+	char path[64];
+	ssize_t n;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = pwrite(fd, &value, sizeof(value), (off_t)addr);
+	if (n < 0)
+		err = -errno;
+	else if (n != sizeof(value))
+		err = -EIO;
+	close(fd);
+	return err;
+}

@@ -37,4 +37,11 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 /* Reads len bytes at addr of pid's memory into buf: 0 or -errno (-EIO when short). */
 int live_read_mem(int memfd, uint64_t addr, void *buf, size_t len);
 
+/*
+ * Writes an 8-byte value at addr of pid's memory (used, opt-in only, to set
+ * runtime.MemProfileRate in a process whose linker disabled memory profiling).
+ * 0 or -errno.
+ */
+int live_write_u64(pid_t pid, uint64_t addr, uint64_t value);
+
 #endif

@@ -183,3 +183,40 @@ void container_id_from_cgroup(const char *cgroup, char *buf, size_t len)
 			p += n - 1;
 	}
 }
+
+static int read_u64_file(const char *path, uint64_t *value)
+{
+	char buf[64];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	if (!strncmp(buf, "max", 3))
+		*value = UINT64_MAX;
+	else
+		*value = strtoull(buf, NULL, 10);
+	return 0;
+}
+
+int memcg_limit_bytes(const char *cgroup, uint64_t *limit)
+{
+	static const char *const files[][2] = {
+		{"/sys/fs/cgroup", "memory.max"},
+		{"/sys/fs/cgroup/unified", "memory.max"},
+		{"/sys/fs/cgroup/memory", "memory.limit_in_bytes"},
+	};
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s/%s", files[i][0],
+			 strcmp(cgroup, "/") ? cgroup : "", files[i][1]);
+		if (read_u64_file(path, limit) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}

@@ -156,3 +156,12 @@ TEST(live_no_such_process)
 	CHECK(live_read(999999999, &t, NULL, &p, err, sizeof(err)) == -ESRCH);
 	CHECK(strstr(err, "/proc/999999999/mem") != NULL);
 }
+
+TEST(live_write_sets_value_in_process_memory)
+{
+	static volatile int64_t rate = 0;
+
+	REQUIRE(live_write_u64(getpid(), addr_of((const void *)&rate), 524288) == 0);
+	CHECK_EQ_U64(rate, 524288);
+	CHECK(live_write_u64(999999999, 0x1000, 1) == -ESRCH);
+}
