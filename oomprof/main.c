@@ -11,6 +11,9 @@
 /* The first entry is the default command. */
 static const struct command commands[] = {
 	{"version", "print the version", cmd_version},
+	{"inspect", "show what oomprof finds in a Go binary and whether it can profile it",
+	 cmd_inspect},
+	{"symbolize", "print function and file:line for addresses in a Go binary", cmd_symbolize},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
