@@ -16,5 +16,6 @@ enum {
 };
 
 int cmd_version(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif

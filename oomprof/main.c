@@ -11,6 +11,7 @@
 /* The first entry is the default command. */
 static const struct command commands[] = {
 	{"version", "print the version", cmd_version},
+	{"top", "print the top functions of a pprof profile", cmd_top},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
