@@ -1,0 +1,385 @@
+/*
+ * The `go tool pprof -top` table: one row per function name, flat and cumulative
+ * values, and pprof's way of printing numbers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pprof/htab.h"
+#include "pprof/pprof.h"
+
+struct top_node {
+	struct pprof_top_entry e;
+	char *name;	     /* owned copy */
+	size_t stamp;	     /* last sample (+1) counted into cum: count once per sample */
+	bool inlined, called; /* reached through an inlined call / a real call */
+};
+
+struct top_ctx {
+	const struct pprof_profile *p;
+	struct top_node *nodes;
+	size_t n, cap;
+	struct htab names;
+	uint32_t *fn_node; /* function index → node index + 1, 0 = not yet known */
+};
+
+/* Saturating, so that hostile values cannot overflow. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (!__builtin_add_overflow(a, b, &r))
+		return r;
+	return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+static int64_t sat_abs(int64_t v)
+{
+	return v == INT64_MIN ? INT64_MAX : (v < 0 ? -v : v);
+}
+
+static bool node_name_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return !strcmp(((const struct top_ctx *)ctx)->nodes[idx].name, key);
+}
+
+/* The node for name, created when new. */
+static int node_for_name(struct top_ctx *c, const char *name, uint32_t *out)
+{
+	uint32_t h = hash_finish(hash_bytes(0x51ed27, name, strlen(name)));
+	size_t slot;
+	char *copy;
+	int err;
+
+	if (htab_find(&c->names, h, node_name_eq, c, name, out, &slot))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		struct top_node *nodes = realloc(c->nodes, cap * sizeof(*nodes));
+		if (!nodes)
+			return -ENOMEM;
+		c->nodes = nodes;
+		c->cap = cap;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	c->nodes[c->n] = (struct top_node){.name = copy};
+	err = htab_insert(&c->names, h, slot, c->n);
+	if (err) {
+		free(copy);
+		return err;
+	}
+	*out = c->n++;
+	return 0;
+}
+
+/*
+ * A frame without a function name is shown by the file it was mapped from, or as
+ * "<unknown>", which is what pprof prints for it at function granularity.
+ */
+static int node_for_object(struct top_ctx *c, const struct pprof_mapping_info *m, uint32_t *out)
+{
+	const char *file = m ? m->filename : "", *base = strrchr(file, '/');
+	char buf[4200];
+
+	if (!*file)
+		return node_for_name(c, "<unknown>", out);
+	snprintf(buf, sizeof(buf), "[%s]", base ? base + 1 : file);
+	return node_for_name(c, buf, out);
+}
+
+static int node_for_line(struct top_ctx *c, const struct pprof_location_info *loc, size_t k,
+			 uint32_t *out)
+{
+	const struct pprof_function_info *f;
+	size_t fi;
+	int err;
+
+	if (!loc->nlines || !loc->lines[k].function->name[0])
+		return node_for_object(c, loc->mapping, out);
+	f = loc->lines[k].function;
+	/* Function infos are one array in the profile: the index is a cheap cache key. */
+	fi = (size_t)(f - pprof_profile_function(c->p, 0));
+	if (c->fn_node[fi]) {
+		*out = c->fn_node[fi] - 1;
+		return 0;
+	}
+	err = node_for_name(c, f->name, out);
+	if (!err)
+		c->fn_node[fi] = *out + 1;
+	return err;
+}
+
+/*
+ * Walks sample i from the root to the leaf as pprof does: every node gets v in cum
+ * once, the last one (the innermost line of the leaf location) gets it in flat, and a
+ * node reached from a different caller frame notes whether that call was inlined.
+ */
+static int add_sample(struct top_ctx *c, size_t i, int64_t v)
+{
+	const struct pprof_sample_info *s = pprof_profile_sample(c->p, i);
+	uint32_t parent = UINT32_MAX;
+
+	for (size_t l = s->nlocations; l-- > 0;) {
+		const struct pprof_location_info *loc = s->locations[l];
+		size_t nlines = loc->nlines ? loc->nlines : 1;
+
+		for (size_t k = nlines; k-- > 0;) {
+			struct top_node *node;
+			uint32_t n;
+			int err = node_for_line(c, loc, k, &n);
+
+			if (err)
+				return err;
+			node = &c->nodes[n];
+			if (node->stamp != i + 1) {
+				node->stamp = i + 1;
+				node->e.cum = sat_add(node->e.cum, v);
+			}
+			if (parent != UINT32_MAX && parent != n) {
+				if (k != nlines - 1)
+					node->inlined = true;
+				else
+					node->called = true;
+			}
+			parent = n;
+		}
+	}
+	if (parent != UINT32_MAX)
+		c->nodes[parent].e.flat = sat_add(c->nodes[parent].e.flat, v);
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct pprof_top_entry *x = a, *y = b;
+	int64_t fx = sat_abs(x->flat), fy = sat_abs(y->flat);
+	int c;
+
+	if (fx != fy)
+		return fx > fy ? -1 : 1;
+	c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	return sat_abs(x->cum) > sat_abs(y->cum) ? -1 : sat_abs(x->cum) < sat_abs(y->cum);
+}
+
+/* Moves the nonzero nodes into out, sorted; out takes over their names. */
+static int finish(struct top_ctx *c, struct pprof_top *out)
+{
+	struct pprof_top_entry *e = calloc(c->n + 1, sizeof(*e));
+	size_t n = 0;
+
+	if (!e)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n; i++) {
+		struct top_node *node = &c->nodes[i];
+
+		/* pprof leaves out nodes whose values cancel out to nothing. */
+		if (!node->e.flat && !node->e.cum)
+			continue;
+		e[n] = node->e;
+		e[n].name = node->name;
+		e[n].inline_label = !node->inlined ? ""
+				    : node->called ? "(partial-inline)"
+						   : "(inline)";
+		node->name = NULL;
+		n++;
+	}
+	qsort(e, n, sizeof(*e), cmp_entry);
+	out->entries = e;
+	out->n = n;
+	return 0;
+}
+
+int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct pprof_top *out)
+{
+	struct top_ctx c = {.p = p};
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (value_index >= pprof_profile_header(p)->ntypes)
+		return -EINVAL;
+	c.fn_node = calloc(pprof_profile_nfunctions(p) + 1, sizeof(*c.fn_node));
+	if (!c.fn_node)
+		return -ENOMEM;
+	for (size_t i = 0; i < pprof_profile_nsamples(p) && !err; i++) {
+		int64_t v = pprof_profile_sample(p, i)->values[value_index];
+
+		out->total = sat_add(out->total, sat_abs(v));
+		/* pprof leaves zero-valued samples out of its graph. */
+		if (v)
+			err = add_sample(&c, i, v);
+	}
+	if (!err)
+		err = finish(&c, out);
+	for (size_t i = 0; i < c.n; i++)
+		free(c.nodes[i].name);
+	free(c.nodes);
+	free(c.fn_node);
+	htab_free(&c.names);
+	return err;
+}
+
+void pprof_top_free(struct pprof_top *t)
+{
+	if (!t || !t->entries)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		free((char *)t->entries[i].name);
+	free(t->entries);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- formatting ---- */
+
+struct unit_scale {
+	const char *name;
+	double factor;
+	const char *aliases; /* space-separated, lower case, singular */
+};
+
+static const struct unit_scale memory_units[] = {
+	{"B", 1, "b byte"},
+	{"kB", 1024.0, "kb kbyte kilobyte"},
+	{"MB", 1024.0 * 1024, "mb mbyte megabyte"},
+	{"GB", 1024.0 * 1024 * 1024, "gb gbyte gigabyte"},
+	{"TB", 1024.0 * 1024 * 1024 * 1024, "tb tbyte terabyte"},
+	{"PB", 1024.0 * 1024 * 1024 * 1024 * 1024, "pb pbyte petabyte"},
+	{NULL, 0, NULL},
+};
+
+static const struct unit_scale time_units[] = {
+	{"ns", 1, "ns nanosecond"}, {"us", 1e3, "us microsecond"}, {"ms", 1e6, "ms millisecond"},
+	{"s", 1e9, "s sec second"}, {"hrs", 3600e9, "hour hr"},	   {NULL, 0, NULL},
+};
+
+static bool has_alias(const char *aliases, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *a = aliases; (a = strstr(a, word)); a += n)
+		if ((a == aliases || a[-1] == ' ') && (a[n] == ' ' || !a[n]))
+			return true;
+	return false;
+}
+
+/*
+ * The scale table unit belongs to and unit's factor in it, or NULL. Like pprof: case
+ * is ignored and a plural "s" dropped ("bytes", "Seconds").
+ */
+static const struct unit_scale *unit_table(const char *unit, double *base)
+{
+	static const struct unit_scale *const tables[] = {memory_units, time_units};
+	char word[32];
+	size_t n = strlen(unit);
+
+	if (!n || n >= sizeof(word))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		word[i] = (char)(unit[i] >= 'A' && unit[i] <= 'Z' ? unit[i] + 32 : unit[i]);
+	if (n > 2 && word[n - 1] == 's')
+		word[n - 1] = 0;
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (const struct unit_scale *u = tables[t]; u->name; u++) {
+			if (has_alias(u->aliases, word)) {
+				*base = u->factor;
+				return tables[t];
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The unit of table that pprof's auto scaling picks for v (in the table's base unit). */
+static const struct unit_scale *auto_unit(const struct unit_scale *t, double v)
+{
+	const struct unit_scale *best = NULL;
+
+	for (; t->name; t++)
+		if ((!best || t->factor >= best->factor) && v / t->factor >= 1.0)
+			best = t;
+	return best;
+}
+
+static const struct unit_scale *named_unit(const struct unit_scale *t, const char *name)
+{
+	for (; name && t->name; t++)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+void pprof_format_value(int64_t value, const char *unit, const char *out_unit, char *buf,
+			size_t len)
+{
+	double base, v;
+	const struct unit_scale *t = unit_table(unit ? unit : "", &base), *to;
+	size_t n;
+
+	if (!t) {
+		snprintf(buf, len, "%" PRId64, value);
+		return;
+	}
+	v = fabs((double)value) * base;
+	to = out_unit ? named_unit(t, out_unit) : auto_unit(t, v);
+	if (!to && out_unit)
+		to = auto_unit(t, v);
+	if (!to || !value) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	snprintf(buf, len, "%s%.2f", value < 0 ? "-" : "", v / to->factor);
+	n = strlen(buf);
+	if (n >= 3 && !strcmp(buf + n - 3, ".00"))
+		buf[n - 3] = 0;
+	if (!strcmp(buf, "0") || !strcmp(buf, "-0")) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	n = strlen(buf);
+	snprintf(buf + n, len > n ? len - n : 0, "%s", to->name);
+}
+
+const char *pprof_top_unit(const struct pprof_top *t, const char *unit)
+{
+	const struct unit_scale *table, *lo, *hi;
+	double base, min = 0, max;
+
+	table = unit_table(unit ? unit : "", &base);
+	if (!table)
+		return NULL;
+	/* The smallest nonzero row value, and the total, as pprof's "minimum" unit. */
+	for (size_t i = 0; i < t->n; i++) {
+		double v = (double)sat_abs(t->entries[i].flat);
+		if (!v)
+			v = (double)sat_abs(t->entries[i].cum);
+		if (v > 0 && (min == 0 || v < min))
+			min = v;
+	}
+	max = (double)t->total;
+	if (min == 0)
+		min = max;
+	lo = auto_unit(table, min * base);
+	hi = auto_unit(table, max * base);
+	/* Rows may then go down to 0.01 of the unit rather than use a unit too small. */
+	if (lo != hi && min * 100 < max)
+		lo = auto_unit(table, 100 * min * base);
+	return lo ? lo->name : NULL;
+}
+
+void pprof_format_percent(int64_t value, int64_t total, char *buf, size_t len)
+{
+	double ratio = total ? fabs((double)value / (double)total) * 100 : 0;
+
+	if (ratio >= 99.95 && ratio <= 100.05)
+		snprintf(buf, len, "  100%%");
+	else if (ratio >= 1.0)
+		snprintf(buf, len, "%5.2f%%", ratio);
+	else
+		snprintf(buf, len, "%5.2g%%", ratio);
+}
