@@ -19,5 +19,6 @@ int cmd_version(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 #endif

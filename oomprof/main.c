@@ -14,6 +14,7 @@ static const struct command commands[] = {
 	{"inspect", "show what oomprof finds in a Go binary and whether it can profile it",
 	 cmd_inspect},
 	{"symbolize", "print function and file:line for addresses in a Go binary", cmd_symbolize},
+	{"snapshot", "write the heap profile of running Go processes", cmd_snapshot},
 	{"top", "print the top functions of a pprof profile", cmd_top},
 };
 
