@@ -242,7 +242,8 @@ int pprof_profile_default_index(const struct pprof_profile *p);
 /* ---- Summaries ---------------------------------------------------------------- */
 
 /*
- * Per function name, as `go tool pprof -top` groups (functions of one name merge; a
+ * The table of `go tool pprof -top -nodefraction=0 -edgefraction=0`: nothing is
+ * trimmed. Per function name, as pprof groups (functions of one name merge; a
  * frame without a name is "[file of its mapping]" or "<unknown>").
  */
 struct pprof_top_entry {

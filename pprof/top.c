@@ -14,8 +14,17 @@
 struct top_node {
 	struct pprof_top_entry e;
 	char *name;	     /* owned copy */
-	size_t stamp;	     /* last sample (+1) counted into cum: count once per sample */
-	bool inlined, called; /* reached through an inlined call / a real call */
+	size_t stamp; /* last sample (+1) counted into cum: count once per sample */
+};
+
+/*
+ * A caller → callee pair. pprof marks a node "(inline)" from its incoming edges, and
+ * an edge is inline only if every sample's first use of it was an inlined call.
+ */
+struct top_edge {
+	uint32_t from, to;
+	bool inlined;
+	size_t stamp; /* last sample (+1) that used the edge */
 };
 
 struct top_ctx {
@@ -23,6 +32,9 @@ struct top_ctx {
 	struct top_node *nodes;
 	size_t n, cap;
 	struct htab names;
+	struct top_edge *edges;
+	size_t nedges, capedges;
+	struct htab edge_tab;
 	uint32_t *fn_node; /* function index → node index + 1, 0 = not yet known */
 };
 
@@ -114,6 +126,44 @@ static int node_for_line(struct top_ctx *c, const struct pprof_location_info *lo
 	return err;
 }
 
+static bool edge_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct top_edge *e = &((const struct top_ctx *)ctx)->edges[idx];
+	const uint32_t *k = key;
+
+	return e->from == k[0] && e->to == k[1];
+}
+
+/* Notes a call from → to in sample i; only the sample's first use of it counts. */
+static int add_edge(struct top_ctx *c, uint32_t from, uint32_t to, bool inlined, size_t i)
+{
+	uint32_t key[2] = {from, to}, idx;
+	uint32_t h = hash_finish(hash_bytes(0xed9e, key, sizeof(key)));
+	size_t slot;
+	int err;
+
+	if (htab_find(&c->edge_tab, h, edge_eq, c, key, &idx, &slot)) {
+		struct top_edge *e = &c->edges[idx];
+		if (e->stamp != i + 1)
+			e->inlined = e->inlined && inlined;
+		e->stamp = i + 1;
+		return 0;
+	}
+	if (c->nedges == c->capedges) {
+		size_t cap = c->capedges ? c->capedges * 2 : 256;
+		struct top_edge *edges = realloc(c->edges, cap * sizeof(*edges));
+		if (!edges)
+			return -ENOMEM;
+		c->edges = edges;
+		c->capedges = cap;
+	}
+	c->edges[c->nedges] = (struct top_edge){from, to, inlined, i + 1};
+	err = htab_insert(&c->edge_tab, h, slot, c->nedges);
+	if (!err)
+		c->nedges++;
+	return err;
+}
+
 /*
  * Walks sample i from the root to the leaf as pprof does: every node gets v in cum
  * once, the last one (the innermost line of the leaf location) gets it in flat, and a
@@ -141,10 +191,9 @@ static int add_sample(struct top_ctx *c, size_t i, int64_t v)
 				node->e.cum = sat_add(node->e.cum, v);
 			}
 			if (parent != UINT32_MAX && parent != n) {
-				if (k != nlines - 1)
-					node->inlined = true;
-				else
-					node->called = true;
+				err = add_edge(c, parent, n, k != nlines - 1, i);
+				if (err)
+					return err;
 			}
 			parent = n;
 		}
@@ -172,10 +221,16 @@ static int cmp_entry(const void *a, const void *b)
 static int finish(struct top_ctx *c, struct pprof_top *out)
 {
 	struct pprof_top_entry *e = calloc(c->n + 1, sizeof(*e));
+	uint8_t *in = calloc(c->n + 1, 1); /* bit 0: an inline edge in, bit 1: a call in */
 	size_t n = 0;
 
-	if (!e)
+	if (!e || !in) {
+		free(e);
+		free(in);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->nedges; i++)
+		in[c->edges[i].to] |= c->edges[i].inlined ? 1 : 2;
 	for (size_t i = 0; i < c->n; i++) {
 		struct top_node *node = &c->nodes[i];
 
@@ -184,12 +239,13 @@ static int finish(struct top_ctx *c, struct pprof_top *out)
 			continue;
 		e[n] = node->e;
 		e[n].name = node->name;
-		e[n].inline_label = !node->inlined ? ""
-				    : node->called ? "(partial-inline)"
-						   : "(inline)";
+		e[n].inline_label = !(in[i] & 1)  ? ""
+				    : (in[i] & 2) ? "(partial-inline)"
+						  : "(inline)";
 		node->name = NULL;
 		n++;
 	}
+	free(in);
 	qsort(e, n, sizeof(*e), cmp_entry);
 	out->entries = e;
 	out->n = n;
@@ -220,8 +276,10 @@ int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct 
 	for (size_t i = 0; i < c.n; i++)
 		free(c.nodes[i].name);
 	free(c.nodes);
+	free(c.edges);
 	free(c.fn_node);
 	htab_free(&c.names);
+	htab_free(&c.edge_tab);
 	return err;
 }
 
