@@ -15,6 +15,7 @@ struct top_node {
 	struct pprof_top_entry e;
 	char *name;	     /* owned copy */
 	size_t stamp; /* last sample (+1) counted into cum: count once per sample */
+	bool called;  /* reached by a call that was never inlined anywhere */
 };
 
 /*
@@ -134,34 +135,69 @@ static bool edge_eq(const void *ctx, uint32_t idx, const void *key)
 	return e->from == k[0] && e->to == k[1];
 }
 
-/* Notes a call from → to in sample i; only the sample's first use of it counts. */
-static int add_edge(struct top_ctx *c, uint32_t from, uint32_t to, bool inlined, size_t i)
+/*
+ * Only caller → callee pairs that are inlined somewhere (adjacent lines of one
+ * location) can make a node "(inline)", so only those are tracked, which keeps the
+ * table small however many distinct calls the samples hold. They are entered up
+ * front from the locations; a call between locations is always a real call.
+ */
+static int add_inline_pairs(struct top_ctx *c)
+{
+	for (size_t l = 0; l < pprof_profile_nlocations(c->p); l++) {
+		const struct pprof_location_info *loc = pprof_profile_location(c->p, l);
+
+		for (size_t k = 1; k < loc->nlines; k++) {
+			uint32_t key[2], idx;
+			uint32_t h;
+			size_t slot;
+			int err = node_for_line(c, loc, k, &key[0]);
+
+			if (!err)
+				err = node_for_line(c, loc, k - 1, &key[1]);
+			if (err)
+				return err;
+			h = hash_finish(hash_bytes(0xed9e, key, sizeof(key)));
+			if (key[0] == key[1] ||
+			    htab_find(&c->edge_tab, h, edge_eq, c, key, &idx, &slot))
+				continue;
+			if (c->nedges == c->capedges) {
+				size_t cap = c->capedges ? c->capedges * 2 : 256;
+				struct top_edge *edges = realloc(c->edges, cap * sizeof(*edges));
+				if (!edges)
+					return -ENOMEM;
+				c->edges = edges;
+				c->capedges = cap;
+			}
+			c->edges[c->nedges] = (struct top_edge){key[0], key[1], true, 0};
+			err = htab_insert(&c->edge_tab, h, slot, c->nedges);
+			if (err)
+				return err;
+			c->nedges++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Notes a call from → to in sample i. Only the sample's first use of a pair counts
+ * (as in pprof), and a pair stays inline only while every such use is inline.
+ */
+static void add_edge(struct top_ctx *c, uint32_t from, uint32_t to, bool inlined, size_t i)
 {
 	uint32_t key[2] = {from, to}, idx;
-	uint32_t h = hash_finish(hash_bytes(0xed9e, key, sizeof(key)));
 	size_t slot;
-	int err;
+	struct top_edge *e;
 
-	if (htab_find(&c->edge_tab, h, edge_eq, c, key, &idx, &slot)) {
-		struct top_edge *e = &c->edges[idx];
-		if (e->stamp != i + 1)
-			e->inlined = e->inlined && inlined;
+	if (!htab_find(&c->edge_tab, hash_finish(hash_bytes(0xed9e, key, sizeof(key))), edge_eq,
+		       c, key, &idx, &slot)) {
+		c->nodes[to].called = true;
+		return;
+	}
+	e = &c->edges[idx];
+	if (e->stamp != i + 1) {
+		e->inlined = e->inlined && inlined;
 		e->stamp = i + 1;
-		return 0;
 	}
-	if (c->nedges == c->capedges) {
-		size_t cap = c->capedges ? c->capedges * 2 : 256;
-		struct top_edge *edges = realloc(c->edges, cap * sizeof(*edges));
-		if (!edges)
-			return -ENOMEM;
-		c->edges = edges;
-		c->capedges = cap;
-	}
-	c->edges[c->nedges] = (struct top_edge){from, to, inlined, i + 1};
-	err = htab_insert(&c->edge_tab, h, slot, c->nedges);
-	if (!err)
-		c->nedges++;
-	return err;
 }
 
 /*
@@ -190,11 +226,8 @@ static int add_sample(struct top_ctx *c, size_t i, int64_t v)
 				node->stamp = i + 1;
 				node->e.cum = sat_add(node->e.cum, v);
 			}
-			if (parent != UINT32_MAX && parent != n) {
-				err = add_edge(c, parent, n, k != nlines - 1, i);
-				if (err)
-					return err;
-			}
+			if (parent != UINT32_MAX && parent != n)
+				add_edge(c, parent, n, k != nlines - 1, i);
 			parent = n;
 		}
 	}
@@ -230,7 +263,10 @@ static int finish(struct top_ctx *c, struct pprof_top *out)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < c->nedges; i++)
-		in[c->edges[i].to] |= c->edges[i].inlined ? 1 : 2;
+		if (c->edges[i].stamp) /* used by some sample */
+			in[c->edges[i].to] |= c->edges[i].inlined ? 1 : 2;
+	for (size_t i = 0; i < c->n; i++)
+		in[i] |= c->nodes[i].called ? 2 : 0;
 	for (size_t i = 0; i < c->n; i++) {
 		struct top_node *node = &c->nodes[i];
 
@@ -263,6 +299,7 @@ int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct 
 	c.fn_node = calloc(pprof_profile_nfunctions(p) + 1, sizeof(*c.fn_node));
 	if (!c.fn_node)
 		return -ENOMEM;
+	err = add_inline_pairs(&c);
 	for (size_t i = 0; i < pprof_profile_nsamples(p) && !err; i++) {
 		int64_t v = pprof_profile_sample(p, i)->values[value_index];
 
