@@ -495,6 +495,7 @@ TEST(pprof_top_flat_and_cum)
 	CHECK_STR(t.entries[2].name, "a.mid");
 	CHECK_EQ_U64(t.entries[2].flat, 0);
 	CHECK_EQ_U64(t.entries[2].cum, 512);
+	pprof_top_free(&t);
 	CHECK_EQ_U64(pprof_top_compute(p, 4, &t), (uint64_t)-EINVAL);
 out:
 	pprof_top_free(&t);
