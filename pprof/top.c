@@ -13,7 +13,7 @@
 
 struct top_node {
 	struct pprof_top_entry e;
-	char *name;	     /* owned copy */
+	char *name;   /* owned copy */
 	size_t stamp; /* last sample (+1) counted into cum: count once per sample */
 	bool called;  /* reached by a call that was never inlined anywhere */
 };
@@ -188,8 +188,8 @@ static void add_edge(struct top_ctx *c, uint32_t from, uint32_t to, bool inlined
 	size_t slot;
 	struct top_edge *e;
 
-	if (!htab_find(&c->edge_tab, hash_finish(hash_bytes(0xed9e, key, sizeof(key))), edge_eq,
-		       c, key, &idx, &slot)) {
+	if (!htab_find(&c->edge_tab, hash_finish(hash_bytes(0xed9e, key, sizeof(key))), edge_eq, c,
+		       key, &idx, &slot)) {
 		c->nodes[to].called = true;
 		return;
 	}
@@ -339,18 +339,18 @@ struct unit_scale {
 };
 
 static const struct unit_scale memory_units[] = {
-	{"B", 1, "b byte"},
-	{"kB", 1024.0, "kb kbyte kilobyte"},
-	{"MB", 1024.0 * 1024, "mb mbyte megabyte"},
-	{"GB", 1024.0 * 1024 * 1024, "gb gbyte gigabyte"},
-	{"TB", 1024.0 * 1024 * 1024 * 1024, "tb tbyte terabyte"},
-	{"PB", 1024.0 * 1024 * 1024 * 1024 * 1024, "pb pbyte petabyte"},
-	{NULL, 0, NULL},
+    {"B", 1, "b byte"},
+    {"kB", 1024.0, "kb kbyte kilobyte"},
+    {"MB", 1024.0 * 1024, "mb mbyte megabyte"},
+    {"GB", 1024.0 * 1024 * 1024, "gb gbyte gigabyte"},
+    {"TB", 1024.0 * 1024 * 1024 * 1024, "tb tbyte terabyte"},
+    {"PB", 1024.0 * 1024 * 1024 * 1024 * 1024, "pb pbyte petabyte"},
+    {NULL, 0, NULL},
 };
 
 static const struct unit_scale time_units[] = {
-	{"ns", 1, "ns nanosecond"}, {"us", 1e3, "us microsecond"}, {"ms", 1e6, "ms millisecond"},
-	{"s", 1e9, "s sec second"}, {"hrs", 3600e9, "hour hr"},	   {NULL, 0, NULL},
+    {"ns", 1, "ns nanosecond"}, {"us", 1e3, "us microsecond"}, {"ms", 1e6, "ms millisecond"},
+    {"s", 1e9, "s sec second"}, {"hrs", 3600e9, "hour hr"},    {NULL, 0, NULL},
 };
 
 static bool has_alias(const char *aliases, const char *word)
