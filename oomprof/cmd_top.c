@@ -22,27 +22,25 @@ struct top_opts {
 
 static void top_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: oomprof top FILE [-n N] [--sample-index NAME|NUMBER] [--exact]\n\n"
-		"Prints the functions of a pprof profile (gzipped or plain profile.proto)\n"
-		"sorted by flat value, like `go tool pprof -top`.\n\n"
-		"  -n, --nodes N           print only the first N rows\n"
-		"  -i, --sample-index S    value to show, by name (inuse_space) or number;\n"
-		"                          default: the profile's default sample type, else the last\n"
-		"  -e, --exact             print values as exact integers (no unit scaling)\n"
-		"  -h, --help              this text\n");
+	fprintf(
+	    out,
+	    "usage: oomprof top FILE [-n N] [--sample-index NAME|NUMBER] [--exact]\n\n"
+	    "Prints the functions of a pprof profile (gzipped or plain profile.proto)\n"
+	    "sorted by flat value, like `go tool pprof -top`.\n\n"
+	    "  -n, --nodes N           print only the first N rows\n"
+	    "  -i, --sample-index S    value to show, by name (inuse_space) or number;\n"
+	    "                          default: the profile's default sample type, else the last\n"
+	    "  -e, --exact             print values as exact integers (no unit scaling)\n"
+	    "  -h, --help              this text\n");
 }
 
 /* Parses the command line into o; returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct top_opts *o)
 {
 	static const struct option longopts[] = {
-		{"nodes", required_argument, NULL, 'n'},
-		{"sample-index", required_argument, NULL, 'i'},
-		{"exact", no_argument, NULL, 'e'},
-		{"raw", no_argument, NULL, 'e'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"nodes", required_argument, NULL, 'n'}, {"sample-index", required_argument, NULL, 'i'},
+	    {"exact", no_argument, NULL, 'e'},	     {"raw", no_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;

@@ -181,7 +181,8 @@ static uint32_t mapping_hash(const struct pprof_builder *b, const Perftools__Pro
 
 static bool mapping_eq(const void *ctx, uint32_t idx, const void *key)
 {
-	const Perftools__Profiles__Mapping *a = ((const struct pprof_builder *)ctx)->mappings.v[idx];
+	const Perftools__Profiles__Mapping *a =
+	    ((const struct pprof_builder *)ctx)->mappings.v[idx];
 	const Perftools__Profiles__Mapping *k = key;
 
 	return a->memory_start == k->memory_start && a->memory_limit == k->memory_limit &&
@@ -229,7 +230,7 @@ int pprof_add_mapping(struct pprof_builder *b, const struct pprof_mapping *m, ui
 static bool function_eq(const void *ctx, uint32_t idx, const void *key)
 {
 	const Perftools__Profiles__Function *a =
-		((const struct pprof_builder *)ctx)->functions.v[idx];
+	    ((const struct pprof_builder *)ctx)->functions.v[idx];
 	const Perftools__Profiles__Function *k = key;
 
 	return a->name == k->name && a->system_name == k->system_name &&
@@ -277,7 +278,7 @@ struct location_key {
 static bool location_eq(const void *ctx, uint32_t idx, const void *key)
 {
 	const Perftools__Profiles__Location *a =
-		((const struct pprof_builder *)ctx)->locations.v[idx];
+	    ((const struct pprof_builder *)ctx)->locations.v[idx];
 	const struct location_key *k = key;
 
 	if (a->mapping_id != k->mapping_id || a->address != k->address || a->n_line != k->nlines)
@@ -432,8 +433,7 @@ int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size
 
 /* ---- profile-wide fields ---- */
 
-int pprof_set_sample_types(struct pprof_builder *b, const struct pprof_value_type *types,
-			   size_t n)
+int pprof_set_sample_types(struct pprof_builder *b, const struct pprof_value_type *types, size_t n)
 {
 	Perftools__Profiles__ValueType *vt;
 	Perftools__Profiles__ValueType **ptrs;
@@ -468,8 +468,7 @@ int pprof_set_sample_types(struct pprof_builder *b, const struct pprof_value_typ
 	return 0;
 }
 
-int pprof_set_period(struct pprof_builder *b, const struct pprof_value_type *type,
-		     int64_t period)
+int pprof_set_period(struct pprof_builder *b, const struct pprof_value_type *type, int64_t period)
 {
 	int64_t t, u;
 	int err = pprof_add_string(b, type->type, &t);

@@ -14,7 +14,7 @@ struct ptrvec {
 
 struct pprof_builder {
 	uint64_t seed;
-	struct ptrvec strings; /* char *, index 0 = "" */
+	struct ptrvec strings;				       /* char *, index 0 = "" */
 	struct ptrvec mappings, functions, locations, samples; /* protobuf-c messages */
 	struct htab string_tab, mapping_tab, function_tab, location_tab;
 	Perftools__Profiles__ValueType *sample_types; /* array of ntypes */

@@ -14,8 +14,8 @@ void htab_free(struct htab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-bool htab_find(const struct htab *t, uint32_t hash, htab_eq_fn eq, const void *ctx,
-	       const void *key, uint32_t *idx, size_t *slot)
+bool htab_find(const struct htab *t, uint32_t hash, htab_eq_fn eq, const void *ctx, const void *key,
+	       uint32_t *idx, size_t *slot)
 {
 	if (!t->idx) {
 		*slot = 0;

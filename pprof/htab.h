@@ -28,8 +28,8 @@ void htab_free(struct htab *t);
  * Finds key. Returns true and sets *idx when present; otherwise false, and *slot is
  * where htab_insert puts it (valid until the next insert).
  */
-bool htab_find(const struct htab *t, uint32_t hash, htab_eq_fn eq, const void *ctx,
-	       const void *key, uint32_t *idx, size_t *slot);
+bool htab_find(const struct htab *t, uint32_t hash, htab_eq_fn eq, const void *ctx, const void *key,
+	       uint32_t *idx, size_t *slot);
 /* Adds idx at slot (from a failed htab_find with the same hash); may grow the table. */
 int htab_insert(struct htab *t, uint32_t hash, size_t slot, uint32_t idx);
 

@@ -75,11 +75,9 @@ void pprof_builder_free(struct pprof_builder *b);
  * The meaning of each sample value. Must be called once, before the first sample
  * (every sample then carries exactly n values): -EINVAL otherwise.
  */
-int pprof_set_sample_types(struct pprof_builder *b, const struct pprof_value_type *types,
-			   size_t n);
+int pprof_set_sample_types(struct pprof_builder *b, const struct pprof_value_type *types, size_t n);
 /* What one sampling period counts, e.g. ("space", "bytes") and 524288. */
-int pprof_set_period(struct pprof_builder *b, const struct pprof_value_type *type,
-		     int64_t period);
+int pprof_set_period(struct pprof_builder *b, const struct pprof_value_type *type, int64_t period);
 /* Collection start (ns since the epoch) and duration (ns). */
 void pprof_set_time(struct pprof_builder *b, int64_t time_nanos, int64_t duration_nanos);
 /* The sample type viewers show first; must name one of the sample types (-EINVAL). */
@@ -189,7 +187,7 @@ struct pprof_label_info {
 struct pprof_sample_info {
 	size_t nlocations;
 	const struct pprof_location_info *const *locations; /* leaf first */
-	size_t nvalues; /* == number of sample types */
+	size_t nvalues;					    /* == number of sample types */
 	const int64_t *values;
 	size_t nlabels;
 	const struct pprof_label_info *labels;
@@ -223,11 +221,9 @@ size_t pprof_profile_nsamples(const struct pprof_profile *p);
 /* The i-th sample, or NULL when i is out of range. */
 const struct pprof_sample_info *pprof_profile_sample(const struct pprof_profile *p, size_t i);
 size_t pprof_profile_nlocations(const struct pprof_profile *p);
-const struct pprof_location_info *pprof_profile_location(const struct pprof_profile *p,
-							  size_t i);
+const struct pprof_location_info *pprof_profile_location(const struct pprof_profile *p, size_t i);
 size_t pprof_profile_nfunctions(const struct pprof_profile *p);
-const struct pprof_function_info *pprof_profile_function(const struct pprof_profile *p,
-							  size_t i);
+const struct pprof_function_info *pprof_profile_function(const struct pprof_profile *p, size_t i);
 size_t pprof_profile_nmappings(const struct pprof_profile *p);
 const struct pprof_mapping_info *pprof_profile_mapping(const struct pprof_profile *p, size_t i);
 
@@ -242,14 +238,15 @@ int pprof_profile_default_index(const struct pprof_profile *p);
 /* ---- Summaries ---------------------------------------------------------------- */
 
 /*
- * Per function name, as `go tool pprof -top` groups (functions of one name merge; a
+ * The table of `go tool pprof -top -nodefraction=0 -edgefraction=0`: nothing is
+ * trimmed. Per function name, as pprof groups (functions of one name merge; a
  * frame without a name is "[file of its mapping]" or "<unknown>").
  */
 struct pprof_top_entry {
 	const char *name;
 	const char *inline_label; /* "", "(inline)" or "(partial-inline)", as pprof shows */
-	int64_t flat; /* samples whose leaf frame (innermost line) is this function */
-	int64_t cum;  /* samples with this function anywhere, counted once per sample */
+	int64_t flat;		  /* samples whose leaf frame (innermost line) is this function */
+	int64_t cum;		  /* samples with this function anywhere, counted once per sample */
 };
 
 struct pprof_top {

@@ -32,9 +32,9 @@ struct pprof_profile {
 	struct pprof_sample_info *samples;
 	struct pprof_value_type_info *types;
 	const char **comments;
-	struct pprof_line_info *lines;			 /* all locations' lines */
+	struct pprof_line_info *lines;			/* all locations' lines */
 	const struct pprof_location_info **sample_locs; /* all samples' stacks */
-	struct pprof_label_info *labels;		 /* all samples' labels */
+	struct pprof_label_info *labels;		/* all samples' labels */
 	size_t nmappings, nfunctions, nlocations, nsamples;
 };
 
@@ -86,7 +86,7 @@ static void *palloc(struct pprof_profile *p, size_t n, size_t size)
 
 /* Stores "pprof: <reason>" in err and returns code. */
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -130,8 +130,8 @@ static int gunzip_grow(struct gunzip_out *o, size_t max)
  * Inflates one or more concatenated gzip members (as gzip(1) and Go accept) into a
  * buffer of at most max bytes.
  */
-static int gunzip(const unsigned char *in, size_t len, size_t max, struct gunzip_out *o,
-		  char *err, size_t errlen)
+static int gunzip(const unsigned char *in, size_t len, size_t max, struct gunzip_out *o, char *err,
+		  size_t errlen)
 {
 	z_stream z = {0};
 	int zrc = Z_OK, rc = 0;
@@ -239,8 +239,7 @@ static int add_id(struct resolve *r, struct htab *t, htab_eq_fn eq, uint64_t id,
 }
 
 /* Index of the entry with id in t, or -1 (error reported). */
-static long find_id(struct resolve *r, struct htab *t, htab_eq_fn eq, uint64_t id,
-		    const char *what)
+static long find_id(struct resolve *r, struct htab *t, htab_eq_fn eq, uint64_t id, const char *what)
 {
 	uint32_t idx;
 	size_t slot;
@@ -438,8 +437,8 @@ static int resolve_sample(struct resolve *r, size_t i, const struct pprof_locati
 	out->nlocations = in->n_location_id;
 	out->locations = *locs;
 	for (size_t j = 0; j < in->n_location_id; j++) {
-		long li = find_id(r, &r->location_ids, location_id_eq, in->location_id[j],
-				  "location");
+		long li =
+		    find_id(r, &r->location_ids, location_id_eq, in->location_id[j], "location");
 		if (li < 0)
 			return -EBADMSG;
 		(*locs)[j] = &r->p->locations[li];
@@ -627,7 +626,7 @@ int pprof_profile_load(const char *path, const struct pprof_read_limits *limits,
 
 void pprof_profile_free(struct pprof_profile *p)
 {
-	void *own[] = {p ? p->mappings : NULL, p ? p->functions : NULL,
+	void *own[] = {p ? p->mappings : NULL,	p ? p->functions : NULL,
 		       p ? p->locations : NULL, p ? p->samples : NULL,
 		       p ? p->types : NULL,	p ? (void *)p->comments : NULL,
 		       p ? p->lines : NULL,	p ? (void *)p->sample_locs : NULL,

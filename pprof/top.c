@@ -13,9 +13,19 @@
 
 struct top_node {
 	struct pprof_top_entry e;
-	char *name;	     /* owned copy */
-	size_t stamp;	     /* last sample (+1) counted into cum: count once per sample */
-	bool inlined, called; /* reached through an inlined call / a real call */
+	char *name;   /* owned copy */
+	size_t stamp; /* last sample (+1) counted into cum: count once per sample */
+	bool called;  /* reached by a call that was never inlined anywhere */
+};
+
+/*
+ * A caller → callee pair. pprof marks a node "(inline)" from its incoming edges, and
+ * an edge is inline only if every sample's first use of it was an inlined call.
+ */
+struct top_edge {
+	uint32_t from, to;
+	bool inlined;
+	size_t stamp; /* last sample (+1) that used the edge */
 };
 
 struct top_ctx {
@@ -23,6 +33,9 @@ struct top_ctx {
 	struct top_node *nodes;
 	size_t n, cap;
 	struct htab names;
+	struct top_edge *edges;
+	size_t nedges, capedges;
+	struct htab edge_tab;
 	uint32_t *fn_node; /* function index → node index + 1, 0 = not yet known */
 };
 
@@ -114,6 +127,79 @@ static int node_for_line(struct top_ctx *c, const struct pprof_location_info *lo
 	return err;
 }
 
+static bool edge_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct top_edge *e = &((const struct top_ctx *)ctx)->edges[idx];
+	const uint32_t *k = key;
+
+	return e->from == k[0] && e->to == k[1];
+}
+
+/*
+ * Only caller → callee pairs that are inlined somewhere (adjacent lines of one
+ * location) can make a node "(inline)", so only those are tracked, which keeps the
+ * table small however many distinct calls the samples hold. They are entered up
+ * front from the locations; a call between locations is always a real call.
+ */
+static int add_inline_pairs(struct top_ctx *c)
+{
+	for (size_t l = 0; l < pprof_profile_nlocations(c->p); l++) {
+		const struct pprof_location_info *loc = pprof_profile_location(c->p, l);
+
+		for (size_t k = 1; k < loc->nlines; k++) {
+			uint32_t key[2], idx;
+			uint32_t h;
+			size_t slot;
+			int err = node_for_line(c, loc, k, &key[0]);
+
+			if (!err)
+				err = node_for_line(c, loc, k - 1, &key[1]);
+			if (err)
+				return err;
+			h = hash_finish(hash_bytes(0xed9e, key, sizeof(key)));
+			if (key[0] == key[1] ||
+			    htab_find(&c->edge_tab, h, edge_eq, c, key, &idx, &slot))
+				continue;
+			if (c->nedges == c->capedges) {
+				size_t cap = c->capedges ? c->capedges * 2 : 256;
+				struct top_edge *edges = realloc(c->edges, cap * sizeof(*edges));
+				if (!edges)
+					return -ENOMEM;
+				c->edges = edges;
+				c->capedges = cap;
+			}
+			c->edges[c->nedges] = (struct top_edge){key[0], key[1], true, 0};
+			err = htab_insert(&c->edge_tab, h, slot, c->nedges);
+			if (err)
+				return err;
+			c->nedges++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Notes a call from → to in sample i. Only the sample's first use of a pair counts
+ * (as in pprof), and a pair stays inline only while every such use is inline.
+ */
+static void add_edge(struct top_ctx *c, uint32_t from, uint32_t to, bool inlined, size_t i)
+{
+	uint32_t key[2] = {from, to}, idx;
+	size_t slot;
+	struct top_edge *e;
+
+	if (!htab_find(&c->edge_tab, hash_finish(hash_bytes(0xed9e, key, sizeof(key))), edge_eq, c,
+		       key, &idx, &slot)) {
+		c->nodes[to].called = true;
+		return;
+	}
+	e = &c->edges[idx];
+	if (e->stamp != i + 1) {
+		e->inlined = e->inlined && inlined;
+		e->stamp = i + 1;
+	}
+}
+
 /*
  * Walks sample i from the root to the leaf as pprof does: every node gets v in cum
  * once, the last one (the innermost line of the leaf location) gets it in flat, and a
@@ -140,12 +226,8 @@ static int add_sample(struct top_ctx *c, size_t i, int64_t v)
 				node->stamp = i + 1;
 				node->e.cum = sat_add(node->e.cum, v);
 			}
-			if (parent != UINT32_MAX && parent != n) {
-				if (k != nlines - 1)
-					node->inlined = true;
-				else
-					node->called = true;
-			}
+			if (parent != UINT32_MAX && parent != n)
+				add_edge(c, parent, n, k != nlines - 1, i);
 			parent = n;
 		}
 	}
@@ -172,10 +254,19 @@ static int cmp_entry(const void *a, const void *b)
 static int finish(struct top_ctx *c, struct pprof_top *out)
 {
 	struct pprof_top_entry *e = calloc(c->n + 1, sizeof(*e));
+	uint8_t *in = calloc(c->n + 1, 1); /* bit 0: an inline edge in, bit 1: a call in */
 	size_t n = 0;
 
-	if (!e)
+	if (!e || !in) {
+		free(e);
+		free(in);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->nedges; i++)
+		if (c->edges[i].stamp) /* used by some sample */
+			in[c->edges[i].to] |= c->edges[i].inlined ? 1 : 2;
+	for (size_t i = 0; i < c->n; i++)
+		in[i] |= c->nodes[i].called ? 2 : 0;
 	for (size_t i = 0; i < c->n; i++) {
 		struct top_node *node = &c->nodes[i];
 
@@ -184,12 +275,13 @@ static int finish(struct top_ctx *c, struct pprof_top *out)
 			continue;
 		e[n] = node->e;
 		e[n].name = node->name;
-		e[n].inline_label = !node->inlined ? ""
-				    : node->called ? "(partial-inline)"
-						   : "(inline)";
+		e[n].inline_label = !(in[i] & 1)  ? ""
+				    : (in[i] & 2) ? "(partial-inline)"
+						  : "(inline)";
 		node->name = NULL;
 		n++;
 	}
+	free(in);
 	qsort(e, n, sizeof(*e), cmp_entry);
 	out->entries = e;
 	out->n = n;
@@ -207,6 +299,7 @@ int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct 
 	c.fn_node = calloc(pprof_profile_nfunctions(p) + 1, sizeof(*c.fn_node));
 	if (!c.fn_node)
 		return -ENOMEM;
+	err = add_inline_pairs(&c);
 	for (size_t i = 0; i < pprof_profile_nsamples(p) && !err; i++) {
 		int64_t v = pprof_profile_sample(p, i)->values[value_index];
 
@@ -220,8 +313,10 @@ int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct 
 	for (size_t i = 0; i < c.n; i++)
 		free(c.nodes[i].name);
 	free(c.nodes);
+	free(c.edges);
 	free(c.fn_node);
 	htab_free(&c.names);
+	htab_free(&c.edge_tab);
 	return err;
 }
 
@@ -244,18 +339,18 @@ struct unit_scale {
 };
 
 static const struct unit_scale memory_units[] = {
-	{"B", 1, "b byte"},
-	{"kB", 1024.0, "kb kbyte kilobyte"},
-	{"MB", 1024.0 * 1024, "mb mbyte megabyte"},
-	{"GB", 1024.0 * 1024 * 1024, "gb gbyte gigabyte"},
-	{"TB", 1024.0 * 1024 * 1024 * 1024, "tb tbyte terabyte"},
-	{"PB", 1024.0 * 1024 * 1024 * 1024 * 1024, "pb pbyte petabyte"},
-	{NULL, 0, NULL},
+    {"B", 1, "b byte"},
+    {"kB", 1024.0, "kb kbyte kilobyte"},
+    {"MB", 1024.0 * 1024, "mb mbyte megabyte"},
+    {"GB", 1024.0 * 1024 * 1024, "gb gbyte gigabyte"},
+    {"TB", 1024.0 * 1024 * 1024 * 1024, "tb tbyte terabyte"},
+    {"PB", 1024.0 * 1024 * 1024 * 1024 * 1024, "pb pbyte petabyte"},
+    {NULL, 0, NULL},
 };
 
 static const struct unit_scale time_units[] = {
-	{"ns", 1, "ns nanosecond"}, {"us", 1e3, "us microsecond"}, {"ms", 1e6, "ms millisecond"},
-	{"s", 1e9, "s sec second"}, {"hrs", 3600e9, "hour hr"},	   {NULL, 0, NULL},
+    {"ns", 1, "ns nanosecond"}, {"us", 1e3, "us microsecond"}, {"ms", 1e6, "ms millisecond"},
+    {"s", 1e9, "s sec second"}, {"hrs", 3600e9, "hour hr"},    {NULL, 0, NULL},
 };
 
 static bool has_alias(const char *aliases, const char *word)

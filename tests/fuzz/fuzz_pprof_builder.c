@@ -50,7 +50,7 @@ static void step(struct pprof_builder *b, struct input *in, size_t *nsamples)
 
 	switch (byte(in) % 6) {
 	case 0: {
-		struct pprof_mapping m = {u64(in) % 4, 0, 0, name(in, n1), name(in, n2),
+		struct pprof_mapping m = {u64(in) % 4,	0, 0, name(in, n1), name(in, n2),
 					  byte(in) & 1, 0, 0, byte(in) & 1};
 		(void)pprof_add_mapping(b, &m, &id);
 		break;
@@ -70,8 +70,8 @@ static void step(struct pprof_builder *b, struct input *in, size_t *nsamples)
 	}
 	case 3: {
 		size_t nl = byte(in) % 9, nv = byte(in) % 4;
-		struct pprof_label lab = {.key = name(in, n1), .str = byte(in) & 1 ? "s" : NULL,
-					  .num = (int64_t)u64(in)};
+		struct pprof_label lab = {
+		    .key = name(in, n1), .str = byte(in) & 1 ? "s" : NULL, .num = (int64_t)u64(in)};
 		for (size_t i = 0; i < nl; i++)
 			locs[i] = byte(in) % 8;
 		for (size_t i = 0; i < nv; i++)

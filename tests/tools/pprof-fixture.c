@@ -20,19 +20,19 @@
 #include "pprof/pprof.h"
 
 static const struct pprof_value_type heap_types[] = {
-	{"alloc_objects", "count"},
-	{"alloc_space", "bytes"},
-	{"inuse_objects", "count"},
-	{"inuse_space", "bytes"},
+    {"alloc_objects", "count"},
+    {"alloc_space", "bytes"},
+    {"inuse_objects", "count"},
+    {"inuse_space", "bytes"},
 };
 
-#define TRY(expr)                                                                         \
-	do {                                                                              \
-		int err_ = (expr);                                                        \
-		if (err_) {                                                               \
-			fprintf(stderr, "pprof-fixture: %s: %s\n", #expr, strerror(-err_)); \
-			return err_;                                                      \
-		}                                                                         \
+#define TRY(expr)                                                                                  \
+	do {                                                                                       \
+		int err_ = (expr);                                                                 \
+		if (err_) {                                                                        \
+			fprintf(stderr, "pprof-fixture: %s: %s\n", #expr, strerror(-err_));        \
+			return err_;                                                               \
+		}                                                                                  \
 	} while (0)
 
 static int heap_header(struct pprof_builder *b)
@@ -52,10 +52,11 @@ static int fn(struct pprof_builder *b, const char *name, int64_t start, uint64_t
 }
 
 /* Adds a sample of four heap values with a "bytes" numeric label. */
-static int heap_sample(struct pprof_builder *b, const uint64_t *locs, size_t n,
-		       const int64_t v[4], int64_t size, const char *kind)
+static int heap_sample(struct pprof_builder *b, const uint64_t *locs, size_t n, const int64_t v[4],
+		       int64_t size, const char *kind)
 {
-	struct pprof_label labels[2] = {{.key = "bytes", .num = size}, {.key = "kind", .str = kind}};
+	struct pprof_label labels[2] = {{.key = "bytes", .num = size},
+					{.key = "kind", .str = kind}};
 	return pprof_add_sample(b, locs, n, v, 4, labels, kind ? 2 : 1);
 }
 
@@ -66,10 +67,11 @@ static int heap_sample(struct pprof_builder *b, const uint64_t *locs, size_t n,
  */
 static int basic(struct pprof_builder *b)
 {
-	struct pprof_mapping exe = {0x400000, 0x800000, 0, "/usr/bin/fixture", "abc123",
-				    true, true, true, true};
-	struct pprof_mapping lib = {0x7f0000000000, 0x7f0000100000, 0x1000, "/lib/libfake.so",
-				    "", true, false, false, false};
+	struct pprof_mapping exe = {0x400000, 0x800000, 0,   "/usr/bin/fixture", "abc123", true,
+				    true,     true,	true};
+	struct pprof_mapping lib = {
+	    0x7f0000000000, 0x7f0000100000, 0x1000, "/lib/libfake.so", "", true,
+	    false,	    false,	    false};
 	uint64_t mexe, mlib, f_main, f_alloc, f_helper, f_grow, f_lib, f_worker, l[6], again;
 
 	TRY(heap_header(b));
@@ -124,8 +126,8 @@ static uint64_t rnd(uint64_t *s)
 
 static int random_locations(struct pprof_builder *b, uint64_t *seed, uint64_t *locs)
 {
-	struct pprof_mapping exe = {0x400000, 0x10000000, 0, "/usr/bin/random", "feed", true,
-				    true, true, true};
+	struct pprof_mapping exe = {0x400000, 0x10000000, 0,   "/usr/bin/random", "feed", true,
+				    true,     true,	  true};
 	uint64_t m, fns[RND_FUNCS];
 
 	TRY(pprof_add_mapping(b, &exe, &m));
@@ -173,8 +175,8 @@ static int random_profile(struct pprof_builder *b, uint64_t seed)
 static int big_profile(struct pprof_builder *b, long n, long depth)
 {
 	uint64_t seed = 42, m, *stack, locs[4096];
-	struct pprof_mapping exe = {0x400000, 0x10000000, 0, "/usr/bin/big", "b16", true, true,
-				    true, false};
+	struct pprof_mapping exe = {0x400000, 0x10000000, 0,	"/usr/bin/big", "b16",
+				    true,     true,	  true, false};
 	int err = 0;
 
 	TRY(heap_header(b));

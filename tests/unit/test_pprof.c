@@ -12,10 +12,10 @@
 #include "tests/unit/testhelp.h"
 
 static const struct pprof_value_type heap_types[] = {
-	{"alloc_objects", "count"},
-	{"alloc_space", "bytes"},
-	{"inuse_objects", "count"},
-	{"inuse_space", "bytes"},
+    {"alloc_objects", "count"},
+    {"alloc_space", "bytes"},
+    {"inuse_objects", "count"},
+    {"inuse_space", "bytes"},
 };
 
 TEST(pprof_strings_interned)
@@ -151,8 +151,8 @@ static struct pprof_builder *sample_profile(void)
 		pprof_builder_free(b);
 		return NULL;
 	}
-	err |= pprof_add_location(b, mid, 0x401000,
-				  (struct pprof_line[]){{fa, 4}, {fb, 11}}, 2, &l1);
+	err |=
+	    pprof_add_location(b, mid, 0x401000, (struct pprof_line[]){{fa, 4}, {fb, 11}}, 2, &l1);
 	err |= pprof_add_location(b, mid, 0x402000, (struct pprof_line[]){{fc, 22}}, 1, &l2);
 	s[0] = l1;
 	s[1] = l2;
@@ -280,10 +280,8 @@ TEST(pprof_reads_plain_and_rejects_damaged)
 	CHECK_MSG(strstr(err, "pprof: truncated gzip"), "%s", err);
 	CHECK_EQ_U64(pprof_profile_parse("hello world", 11, NULL, &p, err, sizeof(err)),
 		     (uint64_t)-EBADMSG);
-	CHECK_EQ_U64(pprof_profile_parse("", 0, NULL, &p, err, sizeof(err)),
-		     (uint64_t)-EBADMSG);
-	CHECK_EQ_U64(pprof_profile_parse(gz, len, &small, &p, err, sizeof(err)),
-		     (uint64_t)-EFBIG);
+	CHECK_EQ_U64(pprof_profile_parse("", 0, NULL, &p, err, sizeof(err)), (uint64_t)-EBADMSG);
+	CHECK_EQ_U64(pprof_profile_parse(gz, len, &small, &p, err, sizeof(err)), (uint64_t)-EFBIG);
 	CHECK_EQ_U64(pprof_profile_parse(plain, plen, &tiny_mem, &p, err, sizeof(err)),
 		     (uint64_t)-EFBIG);
 	CHECK(p == NULL);
@@ -495,6 +493,7 @@ TEST(pprof_top_flat_and_cum)
 	CHECK_STR(t.entries[2].name, "a.mid");
 	CHECK_EQ_U64(t.entries[2].flat, 0);
 	CHECK_EQ_U64(t.entries[2].cum, 512);
+	pprof_top_free(&t);
 	CHECK_EQ_U64(pprof_top_compute(p, 4, &t), (uint64_t)-EINVAL);
 out:
 	pprof_top_free(&t);
