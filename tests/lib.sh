@@ -55,3 +55,66 @@ testdata_bin() {
 }
 
 BUILD_MODES="default stripped pie pie-stripped"
+
+# Go test programs that serve commands on stdin (testdata/*/main.go), driven through a
+# fifo. prog_start NAME CMD... starts one and waits for its "ready" line; its pid is in
+# PROG_PID[NAME] and its output in "$E2E_TMP/NAME.out".
+declare -A PROG_PID PROG_FD
+E2E_TMP=$(mktemp -d)
+trap 'prog_stop_all; rm -rf "$E2E_TMP"' EXIT
+
+# wait_for FILE REGEX [SECONDS]: until a line of FILE matches.
+wait_for() {
+	local i
+	for ((i = 0; i < ${3:-30} * 20; i++)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+prog_start() {
+	local name=$1 fd
+	shift
+	rm -f "$E2E_TMP/$name.in" "$E2E_TMP/$name.out"
+	mkfifo "$E2E_TMP/$name.in"
+	"$@" <"$E2E_TMP/$name.in" >"$E2E_TMP/$name.out" 2>&1 &
+	PROG_PID[$name]=$!
+	exec {fd}>"$E2E_TMP/$name.in"
+	PROG_FD[$name]=$fd
+	wait_for "$E2E_TMP/$name.out" '^ready' 60
+}
+
+# prog_send NAME COMMAND: sends a command and waits for its "ok" (or "error") answer.
+prog_send() {
+	local name=$1 before
+	before=$(grep -cE '^(ok|error)' "$E2E_TMP/$name.out")
+	echo "$2" >&"${PROG_FD[$name]}"
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -cE '^(ok|error)' "$E2E_TMP/$name.out")" -gt "$before" ] && break
+		sleep 0.05
+	done
+	tail -n 1 "$E2E_TMP/$name.out" | grep -q '^ok'
+}
+
+prog_stop() {
+	local name=$1 pid=${PROG_PID[$1]:-}
+	[ -n "$pid" ] || return 0
+	echo quit >&"${PROG_FD[$name]}" 2>/dev/null
+	exec {PROG_FD[$name]}>&-
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	unset "PROG_PID[$name]"
+}
+
+prog_stop_all() {
+	local name
+	for name in "${!PROG_PID[@]}"; do prog_stop "$name"; done
+}
+
+# pprof_samples GOVERSION FILE: the profile's samples, one sorted line each.
+pprof_samples() {
+	/usr/lib/go-$1/bin/go tool pprof -raw "$2" 2>/dev/null | awk -f "$ROOT/tests/pprof-samples.awk" | sort
+}

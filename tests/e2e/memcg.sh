@@ -9,8 +9,7 @@ if [ -n "$why" ]; then
 	exit 0
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp=$E2E_TMP
 
 # cgroup_gone REPORT: the cgroup named in a memcg-run report no longer exists.
 cgroup_gone() {
