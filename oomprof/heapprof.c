@@ -15,8 +15,10 @@ struct pc_entry {
 	uint64_t pc; /* runtime return PC; 0 = empty slot */
 	bool found;
 	bool is_runtime;       /* FuncForPC(pc) names a runtime.* function */
+	bool is_goexit;	       /* runtime.goexit: the bottom of every goroutine, dropped */
 	struct gosym_frame frame;
 	uint64_t function_id;  /* pprof function id, 0 until interned */
+	uint64_t location_id;  /* pprof id of the Location of this PC alone, 0 until made */
 };
 
 struct pc_cache {
@@ -110,6 +112,7 @@ static const struct pc_entry *lookup_pc(struct builder_ctx *ctx, uint64_t pc)
 	e->found = gosym_pc(ctx->bin->sym, file_pc, &e->frame) == 0 &&
 		   e->frame.kind != GOSYM_FRAME_UNKNOWN;
 	e->is_runtime = names_runtime(ctx->bin->sym, file_pc);
+	e->is_goexit = e->found && !strcmp(e->frame.raw_name, "runtime.goexit");
 	c->count++;
 	return e;
 }
@@ -164,6 +167,11 @@ static int deck_flush(struct builder_ctx *ctx)
 
 	if (!d->n)
 		return 0;
+	/* Most Locations are one PC seen in many stacks: make each only once. */
+	if (d->n == 1 && d->frames[0]->location_id && d->frames[0]->pc == d->first_pc) {
+		d->n = 0;
+		return push_location(ctx, d->frames[0]->location_id);
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		struct pc_entry *e = (struct pc_entry *)d->frames[i];
 		if ((err = intern_function(ctx, e)))
@@ -173,6 +181,8 @@ static int deck_flush(struct builder_ctx *ctx)
 	}
 	err = pprof_add_location(ctx->pb, mapping_for(ctx, d->first_pc - 1), d->first_pc - 1,
 				 lines, d->n, &id);
+	if (!err && d->n == 1 && d->frames[0]->pc == d->first_pc)
+		((struct pc_entry *)d->frames[0])->location_id = id;
 	d->n = 0;
 	return err ? err : push_location(ctx, id);
 }
@@ -256,7 +266,7 @@ static int append_locations(struct builder_ctx *ctx, const uint64_t *pcs, size_t
 				return err;
 			continue;
 		}
-		if (!strcmp(e->frame.raw_name, "runtime.goexit")) {
+		if (e->is_goexit) {
 			if ((err = deck_flush(ctx)))
 				return err;
 			continue;

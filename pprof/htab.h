@@ -35,9 +35,11 @@ int htab_insert(struct htab *t, uint32_t hash, size_t slot, uint32_t idx);
 
 /* Hashing: feed fields in order, then finish. seed makes collisions unpredictable. */
 uint64_t hash_bytes(uint64_t h, const void *data, size_t len);
+/* One multiply per word: location keys hash several words each, millions of times. */
 static inline uint64_t hash_u64(uint64_t h, uint64_t v)
 {
-	return hash_bytes(h, &v, sizeof(v));
+	h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
 }
 uint32_t hash_finish(uint64_t h);
 

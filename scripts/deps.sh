@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev libprotobuf-c-dev
 	protobuf-c-compiler zlib1g-dev pkg-config make gcc)
-test_pkgs=(golang-1.19-go)
+test_pkgs=(golang-1.19-go time util-linux binutils)
 backport_pkgs=(golang-1.21-go golang-1.22-go golang-1.23-go)
 
 want_tests=0

@@ -5,7 +5,8 @@
 // i (bit0 calls from one call site, bit1 from another), so every i has its own
 // stack of return PCs, below a straight recursion that pads the stack to -depth.
 //
-// Modes: -mode=hold prints "ready" and waits on stdin (commands: "rate", "quit");
+// Modes: -mode=hold prints "ready" and waits on stdin (commands: "rate", "quit",
+// "profile PATH": write its own runtime/pprof heap profile, timed);
 // -mode=oom then allocates large chunks from one site until killed.
 package main
 
@@ -16,7 +17,21 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
+	"time"
 )
+
+func writeProfile(path string) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(out, 0); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
 
 var (
 	nbuckets = flag.Int("buckets", 60000, "distinct allocation sites to create (at most 65536)")
@@ -99,13 +114,20 @@ func main() {
 	}
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		switch in.Text() {
-		case "rate":
+		f := strings.Fields(in.Text())
+		switch {
+		case len(f) == 0:
+		case f[0] == "rate":
 			fmt.Printf("rate %d\n", runtime.MemProfileRate)
-		case "profile":
-			runtime.GC()
-			pprof.Lookup("heap").WriteTo(os.Stdout, 1)
-		case "quit":
+		case f[0] == "profile" && len(f) == 2:
+			// The peer for benchmarks: the program writing its own heap profile.
+			start := time.Now()
+			if err := writeProfile(f[1]); err != nil {
+				fmt.Printf("error %v\n", err)
+				continue
+			}
+			fmt.Printf("ok elapsed_ns=%d\n", time.Since(start).Nanoseconds())
+		case f[0] == "quit":
 			return
 		}
 	}
