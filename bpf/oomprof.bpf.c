@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * oomprof kernel side: capture a Go process's memory-profile buckets when the OOM
+ * killer chooses it.
+ *
+ *   oom/mark_victim         (allocating task's context) mark the victim by tgid,
+ *                           emit a VICTIM record for every victim
+ *   signal/signal_deliver   (victim's threads, SIGKILL only) walk runtime.mbuckets with
+ *                           bpf_loop, stream BEGIN, BUCKET..., END
+ *   sched/sched_process_exit (each exiting thread; before exit_mm on 6.16+) continue an
+ *                           unfinished walk; on the last thread: end the capture, prune
+ *                           the process entry, emit EXIT
+ *   sched/sched_process_exec emit EXEC for discovery
+ *
+ * tp_btf variants are preferred (tgid of the victim, cheaper SIGURG fast path); the
+ * loader switches them off for classic tracepoints when the kernel refuses them.
+ * Everything read from the process is hostile: every read checked, every loop bounded.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "oomprof.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SIGKILL 9
+#define PAGE_SHIFT 12
+#define NSEC_PER_TICK 10000000ULL /* USER_HZ = 100: /proc/PID/stat starttime unit */
+
+/* Tunables, set by the loader between open and load. */
+const volatile __u32 cfg_max_depth = OP_MAX_DEPTH;   /* PCs kept per bucket */
+const volatile __u32 cfg_max_buckets = 1 << 20;	     /* per capture; bounds cycles */
+const volatile __u32 cfg_budget = 1 << 16;	     /* buckets per invocation */
+const volatile __u64 cfg_wait_ns = 20000000;	     /* ring-space wait per invocation */
+const volatile __u64 cfg_total_wait_ns = 250000000;  /* ... per victim */
+const volatile __u64 cfg_claim_wait_ns = 20000000;   /* last thread waiting for a walker */
+const volatile bool cfg_classic_victim = false;	     /* mark_victim keyed by tid */
+const volatile bool cfg_exit_walk = true;	     /* continue walks at process exit */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct op_proc);
+} procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct op_victim);
+} victims SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} profile SEC(".maps");
+
+#define SCRATCH_SIZE (sizeof(struct op_rec_bucket) + OP_MAX_DEPTH * sizeof(__u64))
+
+struct scratch {
+	__u8 buf[SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OP_M_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} metrics SEC(".maps");
+
+static __always_inline void count(__u32 m)
+{
+	__u64 *v = bpf_map_lookup_elem(&metrics, &m);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 start_ticks(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, group_leader, start_boottime) / NSEC_PER_TICK;
+}
+
+/* The registered process tgid, unless the entry belongs to an earlier process of
+ * the same pid (start time differs). */
+static __always_inline struct op_proc *lookup_proc(__u32 tgid, __u64 ticks)
+{
+	struct op_proc *p = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (p && p->start_ticks && ticks && p->start_ticks != ticks)
+		return NULL;
+	return p;
+}
+
+/* ---- mark_victim ---------------------------------------------------------------- */
+
+static __always_inline void mark_registered(__u32 tgid, __u64 id, struct op_proc *p)
+{
+	struct op_victim v = {};
+
+	v.id = id;
+	v.tgid = tgid;
+	v.state = OP_VS_MARKED;
+	v.proc = *p;
+	if (bpf_map_update_elem(&victims, &tgid, &v, BPF_NOEXIST))
+		count(OP_M_VICTIM_MAP_FULL);
+	count(OP_M_VICTIMS_GO);
+}
+
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
+{
+	struct op_rec_victim *r;
+	struct mm_struct *mm;
+	struct op_proc *p;
+	__u32 tgid = task->tgid;
+	__u64 id = bpf_ktime_get_ns();
+
+	count(OP_M_VICTIMS);
+	p = lookup_proc(tgid, start_ticks(task));
+	if (p)
+		mark_registered(tgid, id, p);
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(OP_M_EVENTS_DROPPED);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->hdr.type = OP_REC_VICTIM;
+	r->hdr.flags = p ? OP_F_REGISTERED : 0;
+	r->hdr.tgid = tgid;
+	r->hdr.id = id;
+	r->pid = task->pid;
+	r->uid = uid;
+	/* The same figures the classic tracepoint computes (kB). */
+	mm = task->mm;
+	if (mm) {
+		__s64 anon = mm->rss_stat[MM_ANONPAGES].count;
+		__s64 file = mm->rss_stat[MM_FILEPAGES].count;
+		__s64 shmem = mm->rss_stat[MM_SHMEMPAGES].count;
+
+		r->total_vm_kb = mm->total_vm << (PAGE_SHIFT - 10);
+		r->anon_rss_kb = (anon > 0 ? anon : 0) << (PAGE_SHIFT - 10);
+		r->file_rss_kb = (file > 0 ? file : 0) << (PAGE_SHIFT - 10);
+		r->shmem_rss_kb = (shmem > 0 ? shmem : 0) << (PAGE_SHIFT - 10);
+		r->pgtables_kb = mm->pgtables_bytes.counter >> 10;
+	}
+	r->oom_score_adj = task->signal->oom_score_adj;
+	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), task->comm);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* Classic fallback: only the (thread) pid of the victim is known here, so the entry
+ * is keyed by it and re-keyed by tgid when that thread takes its SIGKILL. */
+SEC("tracepoint/oom/mark_victim")
+int mark_victim_tp(struct trace_event_raw_mark_victim *ctx)
+{
+	struct op_rec_victim *r;
+	struct op_victim v = {};
+	__u32 pid = ctx->pid;
+	__u64 id = bpf_ktime_get_ns();
+	__u32 off;
+
+	count(OP_M_VICTIMS);
+	v.id = id;
+	v.tgid = pid;
+	v.flags = OP_VF_BY_TID;
+	v.state = OP_VS_MARKED;
+	if (bpf_map_update_elem(&victims, &pid, &v, BPF_NOEXIST))
+		count(OP_M_VICTIM_MAP_FULL);
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(OP_M_EVENTS_DROPPED);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->hdr.type = OP_REC_VICTIM;
+	r->hdr.flags = OP_F_TGID_UNKNOWN;
+	r->hdr.tgid = pid;
+	r->hdr.id = id;
+	r->pid = pid;
+	r->uid = ctx->uid;
+	r->total_vm_kb = ctx->total_vm;
+	r->anon_rss_kb = ctx->anon_rss;
+	r->file_rss_kb = ctx->file_rss;
+	r->shmem_rss_kb = ctx->shmem_rss;
+	r->pgtables_kb = ctx->pgtables;
+	r->oom_score_adj = ctx->oom_score_adj;
+	off = ctx->__data_loc_comm & 0xffff;
+	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), (void *)ctx + off);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* ---- the walk -------------------------------------------------------------------- */
+
+struct walk {
+	__u64 id;
+	__u64 addr; /* next bucket */
+	__u64 deadline; /* ring-space waits stop here */
+	__u64 wait_ns;
+	__u32 tgid;
+	__u32 n;       /* buckets sent in this capture */
+	__u32 full;    /* ring-full events */
+	__u32 done;    /* the walk has ended (status, reason valid) */
+	__u32 paused;  /* stopped early, cursor valid */
+	__u32 status;
+	__u32 reason;
+	__u32 need;    /* bytes the waiting record needs */
+};
+
+static __always_inline long finish(struct walk *w, __u32 status, __u32 reason)
+{
+	w->done = 1;
+	w->status = status;
+	w->reason = reason;
+	return 1;
+}
+
+/* bpf_loop callback: spin until the profile ring has room for w->need bytes or the
+ * deadline passes. */
+static long wait_space(__u32 i, struct walk *w)
+{
+	__u64 size = bpf_ringbuf_query(&profile, BPF_RB_RING_SIZE);
+	__u64 used = bpf_ringbuf_query(&profile, BPF_RB_AVAIL_DATA);
+
+	if (used + w->need + 64 <= size)
+		return 1;
+	if (bpf_ktime_get_ns() >= w->deadline)
+		return 1;
+	return 0;
+}
+
+/* bpf_loop callback: read and send one bucket. Returns 1 to stop. */
+static long walk_one(__u32 i, struct walk *w)
+{
+	__u64 h[OP_BUCKET_HDR_SIZE / 8];
+	struct op_rec_bucket *b;
+	struct scratch *s;
+	__u32 zero = 0, npcs, size;
+	__u64 nstk, addr = w->addr;
+
+	if (!addr)
+		return finish(w, OP_ST_COMPLETE, OP_END_LIST_END);
+	if (w->n >= cfg_max_buckets)
+		return finish(w, OP_ST_TRUNCATED, OP_END_MAX_BUCKETS);
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	b = (void *)s->buf;
+
+	if (bpf_probe_read_user(h, sizeof(h), (void *)addr)) {
+		count(OP_M_READ_ERRORS);
+		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
+	}
+	if (h[2] != OP_GO_BUCKET_MEMORY)
+		return finish(w, OP_ST_CORRUPT, OP_END_BAD_TYPE);
+	nstk = h[5];
+	if (nstk > OP_MAX_DEPTH)
+		return finish(w, OP_ST_CORRUPT, OP_END_BAD_NSTK);
+	npcs = nstk < cfg_max_depth ? nstk : cfg_max_depth;
+	if (npcs > OP_MAX_DEPTH) /* for the verifier */
+		npcs = OP_MAX_DEPTH;
+
+	b->hdr.type = OP_REC_BUCKET;
+	b->hdr.flags = npcs < nstk ? OP_F_STACK_TRUNCATED : 0;
+	b->hdr.tgid = w->tgid;
+	b->hdr.id = w->id;
+	b->addr = addr;
+	b->size = h[4];
+	b->index = w->n;
+	b->nstk = nstk;
+	b->npcs = npcs;
+	b->pad0 = 0;
+	if (bpf_probe_read_user(b->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
+	    bpf_probe_read_user(b->mem, sizeof(b->mem),
+				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
+		count(OP_M_READ_ERRORS);
+		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
+	}
+
+	size = sizeof(*b) + npcs * sizeof(__u64);
+	if (bpf_ringbuf_output(&profile, b, size, 0)) {
+		__u64 t0 = bpf_ktime_get_ns();
+
+		w->full++;
+		count(OP_M_PROFILE_FULL);
+		/* Back-pressure, bounded: the consumer drains on another CPU while this
+		 * thread of the dying process waits. */
+		w->need = size;
+		bpf_loop(1 << 20, wait_space, w, 0);
+		w->wait_ns += bpf_ktime_get_ns() - t0;
+		if (bpf_ringbuf_output(&profile, b, size, 0)) {
+			count(OP_M_SPIN_TIMEOUTS);
+			w->paused = 1;
+			return 1; /* cursor stays on this bucket */
+		}
+	}
+	count(OP_M_BUCKETS);
+	w->n++;
+	if (h[1] == addr)
+		return finish(w, OP_ST_CORRUPT, OP_END_SELF_LOOP);
+	w->addr = h[1];
+	return 0;
+}
+
+static __always_inline void send_begin(struct op_victim *v)
+{
+	struct op_rec_begin *r;
+	__u64 head = 0;
+	__s64 rate = 0;
+	__u32 cycle = 0;
+	__u16 flags = 0;
+
+	if (bpf_probe_read_user(&rate, sizeof(rate), (void *)v->proc.mem_profile_rate_addr))
+		flags |= OP_F_RATE_UNREADABLE;
+	if (bpf_probe_read_user(&cycle, sizeof(cycle), (void *)v->proc.prof_cycle_addr))
+		flags |= OP_F_CYCLE_UNREADABLE;
+	if (bpf_probe_read_user(&head, sizeof(head), (void *)v->proc.mbuckets_addr)) {
+		count(OP_M_READ_ERRORS);
+		v->state = OP_VS_ENDING;
+		v->status = OP_ST_READ_ERROR;
+		v->reason = OP_END_READ_HEAD;
+	} else {
+		v->state = OP_VS_WALKING;
+		v->cursor = head;
+	}
+
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(OP_M_EVENTS_DROPPED);
+		return;
+	}
+	r->hdr.type = OP_REC_BEGIN;
+	r->hdr.flags = flags;
+	r->hdr.tgid = v->tgid;
+	r->hdr.id = v->id;
+	r->mbuckets_head = head;
+	r->mem_profile_rate = rate;
+	r->prof_cycle = cycle;
+	r->pad0 = 0;
+	r->ktime = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(r, 0);
+}
+
+static __always_inline int send_end(struct op_victim *v)
+{
+	struct op_rec_end *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+	if (!r) {
+		count(OP_M_EVENTS_DROPPED);
+		return -1;
+	}
+	r->hdr.type = OP_REC_END;
+	r->hdr.flags = 0;
+	r->hdr.tgid = v->tgid;
+	r->hdr.id = v->id;
+	r->status = v->status;
+	r->reason = v->reason;
+	r->nbuckets = v->nbuckets;
+	r->invocations = v->invocations;
+	r->walk_ns = v->walk_ns;
+	r->ktime = bpf_ktime_get_ns();
+	r->last_addr = v->last_addr;
+	r->ringbuf_full = v->ringbuf_full;
+	r->pad0 = 0;
+	r->wait_ns = v->wait_ns;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+/* Walk as far as this invocation may, under the claim. The caller holds the claim. */
+static __always_inline void walk_claimed(struct op_victim *v)
+{
+	struct walk w = {};
+	__u64 t0, wait_left = 0;
+
+	if (v->state == OP_VS_MARKED)
+		send_begin(v);
+	if (v->state == OP_VS_WALKING) {
+		w.id = v->id;
+		w.tgid = v->tgid;
+		w.addr = v->cursor;
+		w.n = v->nbuckets;
+		t0 = bpf_ktime_get_ns();
+		if (v->wait_ns < cfg_total_wait_ns)
+			wait_left = cfg_total_wait_ns - v->wait_ns;
+		if (wait_left > cfg_wait_ns)
+			wait_left = cfg_wait_ns;
+		w.deadline = t0 + wait_left;
+
+		bpf_loop(cfg_budget, walk_one, &w, 0);
+
+		v->walk_ns += bpf_ktime_get_ns() - t0 - w.wait_ns;
+		v->wait_ns += w.wait_ns;
+		v->invocations++;
+		v->cursor = w.addr;
+		v->last_addr = w.addr;
+		v->nbuckets = w.n;
+		v->ringbuf_full += w.full;
+		count(OP_M_WALKS);
+		if (w.done) {
+			v->status = w.status;
+			v->reason = w.reason;
+			v->state = OP_VS_ENDING;
+			if (w.status == OP_ST_CORRUPT)
+				count(OP_M_CORRUPT);
+		}
+	}
+	if (v->state == OP_VS_ENDING && !send_end(v))
+		v->state = OP_VS_DONE;
+}
+
+static __always_inline bool claim(struct op_victim *v)
+{
+	return __sync_val_compare_and_swap(&v->claim, 0, 1) == 0;
+}
+
+static __always_inline void release(struct op_victim *v)
+{
+	__sync_fetch_and_and(&v->claim, 0);
+}
+
+static __always_inline void walk(struct op_victim *v)
+{
+	if (v->state == OP_VS_DONE)
+		return;
+	if (!claim(v)) {
+		count(OP_M_CLAIM_BUSY);
+		return;
+	}
+	walk_claimed(v);
+	release(v);
+}
+
+/* Classic mode: the marked thread re-keys its entry by tgid, and the process's
+ * registration is checked now that the tgid is known. */
+static __always_inline struct op_victim *rekey(__u32 tid, __u32 tgid)
+{
+	struct task_struct *task;
+	struct op_victim *v, nv;
+	struct op_proc *p;
+
+	v = bpf_map_lookup_elem(&victims, &tid);
+	if (!v || !(v->flags & OP_VF_BY_TID))
+		return NULL;
+	nv = *v;
+	bpf_map_delete_elem(&victims, &tid);
+	task = (struct task_struct *)bpf_get_current_task();
+	p = lookup_proc(tgid, start_ticks(task));
+	if (!p)
+		return NULL;
+	nv.claim = 0;
+	nv.flags &= ~OP_VF_BY_TID;
+	nv.tgid = tgid;
+	nv.proc = *p;
+	if (bpf_map_update_elem(&victims, &tgid, &nv, BPF_NOEXIST)) {
+		count(OP_M_VICTIM_MAP_FULL);
+		return NULL;
+	}
+	count(OP_M_VICTIMS_GO);
+	return bpf_map_lookup_elem(&victims, &tgid);
+}
+
+static __always_inline struct op_victim *find_victim(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct op_victim *v = bpf_map_lookup_elem(&victims, &tgid);
+
+	if (v && !(v->flags & OP_VF_BY_TID))
+		return v;
+	if (cfg_classic_victim)
+		return rekey(tid, tgid);
+	return NULL;
+}
+
+/* ---- signal_deliver --------------------------------------------------------------- */
+
+static __always_inline int on_sigkill(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct op_victim *v = find_victim(pid_tgid);
+
+	if (!v) {
+		__u32 tgid = pid_tgid >> 32;
+
+		/* Sent before mark_victim runs (or an ordinary kill -9): sched_process_exit
+		 * is the next chance. */
+		if (bpf_map_lookup_elem(&procs, &tgid))
+			count(OP_M_SIGKILL_UNMARKED);
+		return 0;
+	}
+	walk(v);
+	return 0;
+}
+
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(signal_deliver_btf, int sig)
+{
+	if (sig != SIGKILL)
+		return 0;
+	return on_sigkill();
+}
+
+SEC("tracepoint/signal/signal_deliver")
+int signal_deliver_tp(struct trace_event_raw_signal_deliver *ctx)
+{
+	if (ctx->sig != SIGKILL)
+		return 0;
+	return on_sigkill();
+}
+
+/* ---- exec / exit ------------------------------------------------------------------ */
+
+SEC("tracepoint/sched/sched_process_exec")
+int sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct op_rec_exec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	__u32 off;
+
+	if (!r) {
+		count(OP_M_EVENTS_DROPPED);
+		return 0;
+	}
+	r->hdr.type = OP_REC_EXEC;
+	r->hdr.flags = 0;
+	r->hdr.tgid = bpf_get_current_pid_tgid() >> 32;
+	r->hdr.id = bpf_ktime_get_ns();
+	r->pid = ctx->pid;
+	r->old_pid = ctx->old_pid;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	off = ctx->__data_loc_filename & 0xffff;
+	if (bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), (void *)ctx + off) < 0)
+		r->filename[0] = 0;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+struct claim_wait {
+	__u64 deadline;
+	__u32 got;
+};
+
+static long claim_wait_cb(__u32 i, struct claim_wait *c)
+{
+	__u32 tgid = 0;
+	struct op_victim *v;
+
+	/* Pointers to map values cannot travel in the loop context: look up again. */
+	tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	v = bpf_map_lookup_elem(&victims, &tgid);
+	if (!v)
+		return 1;
+	if (claim(v)) {
+		c->got = 1;
+		return 1;
+	}
+	return bpf_ktime_get_ns() >= c->deadline;
+}
+
+/* True when the exiting thread is the last one of its process. */
+static __always_inline bool is_group_dead(struct trace_event_raw_sched_process_exit *ctx,
+					  struct task_struct *task)
+{
+	if (bpf_core_field_exists(ctx->group_dead))
+		return ctx->group_dead;
+	/* Older kernels: signal->live has already been decremented. */
+	return BPF_CORE_READ(task, signal, live.counter) == 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	bool dead = is_group_dead(ctx, task);
+	struct op_victim *v = find_victim(pid_tgid);
+	struct op_rec_exit *r;
+	struct op_proc *p;
+	__u64 ticks;
+
+	if (v && v->state != OP_VS_DONE) {
+		bool have_mm = BPF_CORE_READ(task, mm) != NULL;
+		bool held = claim(v);
+
+		if (!held && dead) {
+			/* Another thread is still walking: wait for it, boundedly, so the
+			 * END record comes after its buckets. */
+			struct claim_wait c = {.deadline = bpf_ktime_get_ns() + cfg_claim_wait_ns};
+
+			bpf_loop(1 << 20, claim_wait_cb, &c, 0);
+			held = c.got;
+			if (!held)
+				count(OP_M_SPIN_TIMEOUTS);
+		}
+		if (held) {
+			if (!have_mm)
+				count(OP_M_EXIT_NO_MM);
+			else if (cfg_exit_walk && v->state != OP_VS_DONE) {
+				count(OP_M_EXIT_WALKS);
+				walk_claimed(v);
+			}
+			if (dead && v->state != OP_VS_DONE) {
+				if (v->state != OP_VS_ENDING) {
+					v->status = OP_ST_TRUNCATED;
+					v->reason = OP_END_PROCESS_GONE;
+					count(OP_M_EXITS_TRUNCATED);
+				}
+				if (!send_end(v))
+					v->state = OP_VS_DONE;
+			}
+			release(v);
+		} else {
+			count(OP_M_CLAIM_BUSY);
+		}
+	}
+	if (!dead)
+		return 0;
+
+	if (v)
+		bpf_map_delete_elem(&victims, &tgid);
+	ticks = start_ticks(task);
+	p = lookup_proc(tgid, ticks);
+	if (p) {
+		bpf_map_delete_elem(&procs, &tgid);
+		count(OP_M_PROCS_PRUNED);
+	}
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count(OP_M_EVENTS_DROPPED);
+		return 0;
+	}
+	r->hdr.type = OP_REC_EXIT;
+	r->hdr.flags = 0;
+	r->hdr.tgid = tgid;
+	r->hdr.id = bpf_ktime_get_ns();
+	r->start_ticks = ticks;
+	r->exit_code = BPF_CORE_READ(task, exit_code);
+	r->pad0 = 0;
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
