@@ -20,5 +20,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

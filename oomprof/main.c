@@ -10,6 +10,8 @@
 
 /* The first entry is the default command. */
 static const struct command commands[] = {
+	{"watch", "capture the heap profile of Go processes the OOM killer chooses (default)",
+	 cmd_watch},
 	{"version", "print the version", cmd_version},
 	{"inspect", "show what oomprof finds in a Go binary and whether it can profile it",
 	 cmd_inspect},
@@ -43,8 +45,10 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (argc < 2 || argv[1][0] == '-')
+	if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--version")))
 		return commands[0].run(argc, argv);
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(argc - 1, argv + 1);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
