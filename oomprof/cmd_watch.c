@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +336,9 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 		 m->kernel_nbuckets, (unsigned long long)(m->walk_ns / 1000), m->invocations);
 }
 
+static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
+			   const struct capture_meta *m);
+
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
@@ -379,6 +383,15 @@ static void on_profile(const struct raw_profile *raw, const struct capture_meta 
 	struct watch *w = ctx;
 	struct watched *p = find_proc(w, m->tgid);
 
+	handle_profile(w, p, raw, m);
+	/* A 50,000-bucket profile takes tens of MiB for a moment: give it back, so the
+	 * daemon's footprint between kills stays small. */
+	malloc_trim(0);
+}
+
+static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
+			   const struct capture_meta *m)
+{
 	if (!p) {
 		log_warn("profile of pid %d arrived, but its process is unknown; dropped", m->tgid);
 		return;
