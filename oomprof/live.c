@@ -39,6 +39,50 @@ int live_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * One block of the process's memory. Buckets come from persistentalloc chunks, one
+ * after another, so a 64 KiB read serves dozens of buckets: one syscall instead of one
+ * per bucket (/proc/PID/mem reads cost a page-table walk each).
+ */
+#define BLOCK_SIZE (64 * 1024)
+
+struct mem_block {
+	int fd;
+	uint64_t base;
+	size_t len; /* bytes valid from base; 0 = empty */
+	uint8_t data[BLOCK_SIZE];
+};
+
+static ssize_t fill_block(struct mem_block *b, uint64_t base)
+{
+	ssize_t n;
+
+	b->base = base;
+	b->len = 0;
+	do
+		n = pread(b->fd, b->data, sizeof(b->data), (off_t)base);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		b->len = (size_t)n; /* short at the end of a mapping: what is there is good */
+	return n;
+}
+
+/* Reads len bytes at addr through the block, or directly when they are not in it. */
+static int cached_read(struct mem_block *b, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t base = addr & ~(uint64_t)(BLOCK_SIZE - 1);
+
+	if (len > BLOCK_SIZE || addr + len > base + BLOCK_SIZE)
+		return live_read_mem(b->fd, addr, buf, len);
+	if (!b->len || b->base != base)
+		fill_block(b, base);
+	if (b->len && addr - b->base + len <= b->len) {
+		memcpy(buf, b->data + (addr - b->base), len);
+		return 0;
+	}
+	return live_read_mem(b->fd, addr, buf, len);
+}
+
 /* An open-addressing set of bucket addresses, to detect a cycle in allnext. */
 struct addr_set {
 	uint64_t *slots;
@@ -109,7 +153,7 @@ static void parse_memrecord(const uint8_t *m, struct raw_bucket *b)
  * Reads one bucket at addr into b (pcs pointing into buf). Returns 0, -EBADMSG when
  * the header is not a memory bucket, -E2BIG for an absurd stack, or a read error.
  */
-static int read_bucket(int memfd, uint64_t addr, uint32_t max_stack, uint8_t *buf,
+static int read_bucket(struct mem_block *mem, uint64_t addr, uint32_t max_stack, uint8_t *buf,
 		       struct raw_bucket *b, uint64_t *next)
 {
 	size_t first = BUCKET_HEADER + 8 * SPECULATIVE_FRAMES + MEMRECORD_SIZE;
@@ -118,8 +162,8 @@ static int read_bucket(int memfd, uint64_t addr, uint32_t max_stack, uint8_t *bu
 	int err;
 
 	/* The speculative read may run past the end of a mapping; fall back to exact reads. */
-	err = live_read_mem(memfd, addr, buf, first);
-	if (err && (err = live_read_mem(memfd, addr, buf, BUCKET_HEADER)))
+	err = cached_read(mem, addr, buf, first);
+	if (err && (err = cached_read(mem, addr, buf, BUCKET_HEADER)))
 		return err;
 	if (get_u64(buf + BUCKET_TYP) != BUCKET_TYPE_MEMORY)
 		return -EBADMSG;
@@ -128,8 +172,8 @@ static int read_bucket(int memfd, uint64_t addr, uint32_t max_stack, uint8_t *bu
 		return -E2BIG;
 	need = BUCKET_HEADER + 8 * nstk + MEMRECORD_SIZE;
 	if (need > first || err) {
-		err = live_read_mem(memfd, addr + BUCKET_HEADER, buf + BUCKET_HEADER,
-				    need - BUCKET_HEADER);
+		err = cached_read(mem, addr + BUCKET_HEADER, buf + BUCKET_HEADER,
+				  need - BUCKET_HEADER);
 		if (err)
 			return err;
 	}
@@ -185,6 +229,7 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 	uint32_t max_stack = limits && limits->max_stack ? limits->max_stack
 							 : LIVE_DEFAULT_MAX_STACK;
 	struct addr_set seen = {0};
+	struct mem_block *mem;
 	uint64_t addr = 0;
 	uint8_t *buf;
 	int memfd, e = 0;
@@ -198,10 +243,15 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 								  ? max_stack
 								  : SPECULATIVE_FRAMES) +
 				       MEMRECORD_SIZE);
-	if (!buf) {
+	mem = malloc(sizeof(*mem));
+	if (!buf || !mem) {
+		free(buf);
+		free(mem);
 		close(memfd);
 		return -ENOMEM;
 	}
+	mem->fd = memfd;
+	mem->len = 0;
 	e = read_header_values(memfd, target, out, &addr, err, errlen);
 	while (!e && addr) {
 		struct raw_bucket b = {0};
@@ -218,7 +268,7 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 			set_status(out, RAW_CORRUPT, "cycle in the bucket list at 0x%llx", addr);
 			break;
 		}
-		int r = read_bucket(memfd, addr, max_stack, buf, &b, &next);
+		int r = read_bucket(mem, addr, max_stack, buf, &b, &next);
 		if (r == -EBADMSG || r == -E2BIG) {
 			set_status(out, RAW_CORRUPT,
 				   r == -E2BIG ? "bucket at 0x%llx has an absurd stack depth"
@@ -238,6 +288,7 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 		snprintf(err, errlen, "out of memory");
 	free(seen.slots);
 	free(buf);
+	free(mem);
 	close(memfd);
 	return e;
 }

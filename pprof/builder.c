@@ -78,7 +78,7 @@ void pprof_builder_free(struct pprof_builder *b)
 	ptrvec_free(&b->mappings);
 	ptrvec_free(&b->functions);
 	ptrvec_free(&b->locations);
-	ptrvec_free(&b->samples);
+	free(b->sample_bytes.p);
 	htab_free(&b->string_tab);
 	htab_free(&b->mapping_tab);
 	htab_free(&b->function_tab);
@@ -394,41 +394,145 @@ static int check_sample(const struct pprof_builder *b, const uint64_t *ids, size
 	return 0;
 }
 
+/* ---- sample encoding (protobuf wire format) ---- */
+
+enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
+
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint8_t *put_tag(uint8_t *p, unsigned field, unsigned wire)
+{
+	return put_varint(p, (uint64_t)(field << 3 | wire));
+}
+
+/* An int64 field of a Label; proto3 leaves zero out. */
+static size_t label_field_size(int64_t v)
+{
+	return v ? 1 + varint_size((uint64_t)v) : 0;
+}
+
+static uint8_t *put_label_field(uint8_t *p, unsigned field, int64_t v)
+{
+	return v ? put_varint(put_tag(p, field, WIRE_VARINT), (uint64_t)v) : p;
+}
+
+static size_t label_size(const Perftools__Profiles__Label *l)
+{
+	return label_field_size(l->key) + label_field_size(l->str) + label_field_size(l->num) +
+	       label_field_size(l->num_unit);
+}
+
+static size_t packed_size(const uint64_t *v, size_t n)
+{
+	size_t size = 0;
+
+	for (size_t i = 0; i < n; i++)
+		size += varint_size(v[i]);
+	return size;
+}
+
+/* Size of a Sample message body. */
+static size_t sample_size(const uint64_t *ids, size_t nids, const int64_t *values, size_t nvalues,
+			  const Perftools__Profiles__Label *labels, size_t nlabels)
+{
+	size_t ids_len = packed_size(ids, nids), values_len = packed_size((const uint64_t *)values,
+									   nvalues);
+	size_t size = 0;
+
+	if (nids)
+		size += 1 + varint_size(ids_len) + ids_len;
+	if (nvalues)
+		size += 1 + varint_size(values_len) + values_len;
+	for (size_t i = 0; i < nlabels; i++)
+		size += 1 + varint_size(label_size(&labels[i])) + label_size(&labels[i]);
+	return size;
+}
+
+static uint8_t *put_packed(uint8_t *p, unsigned field, const uint64_t *v, size_t n)
+{
+	if (!n)
+		return p;
+	p = put_varint(put_tag(p, field, WIRE_LEN), packed_size(v, n));
+	for (size_t i = 0; i < n; i++)
+		p = put_varint(p, v[i]);
+	return p;
+}
+
+static int bytebuf_reserve(struct bytebuf *buf, size_t more)
+{
+	if (buf->len + more > buf->cap) {
+		size_t cap = buf->cap ? buf->cap : 64 * 1024;
+		uint8_t *grown;
+
+		while (cap < buf->len + more)
+			cap *= 2;
+		grown = realloc(buf->p, cap);
+		if (!grown)
+			return -ENOMEM;
+		buf->p = grown;
+		buf->cap = cap;
+	}
+	return 0;
+}
+
 int pprof_add_sample(struct pprof_builder *b, const uint64_t *location_ids, size_t nlocations,
 		     const int64_t *values, size_t nvalues, const struct pprof_label *labels,
 		     size_t nlabels)
 {
-	Perftools__Profiles__Sample *s;
-	Perftools__Profiles__Label *lab;
-	size_t size;
+	Perftools__Profiles__Label small[8], *lab = small;
+	size_t body, total;
+	uint8_t *p;
 	int err = check_sample(b, location_ids, nlocations, values, nvalues, labels, nlabels);
 
 	if (err)
 		return err;
-	/* One allocation: Sample, location ids, values, label pointers, labels. */
-	size = sizeof(*s) + nlocations * sizeof(uint64_t) + nvalues * sizeof(int64_t) +
-	       nlabels * (sizeof(lab) + sizeof(*lab));
-	s = malloc(size);
-	if (!s)
+	if (nlabels > 8 && !(lab = calloc(nlabels, sizeof(*lab))))
 		return -ENOMEM;
-	perftools__profiles__sample__init(s);
-	s->n_location_id = nlocations;
-	s->location_id = (uint64_t *)(s + 1);
-	s->n_value = nvalues;
-	s->value = (int64_t *)(s->location_id + nlocations);
-	s->n_label = nlabels;
-	s->label = (Perftools__Profiles__Label **)(s->value + nvalues);
-	lab = (Perftools__Profiles__Label *)(s->label + nlabels);
-	memcpy(s->location_id, location_ids, nlocations * sizeof(uint64_t));
-	memcpy(s->value, values, nvalues * sizeof(int64_t));
-	for (size_t i = 0; i < nlabels; i++)
-		s->label[i] = &lab[i];
 	err = sample_labels(b, lab, labels, nlabels);
+	body = sample_size(location_ids, nlocations, values, nvalues, lab, nlabels);
+	total = 1 + varint_size(body) + body;
 	if (!err)
-		err = ptrvec_push(&b->samples, s);
-	if (err)
-		free(s);
-	return err;
+		err = bytebuf_reserve(&b->sample_bytes, total);
+	if (err) {
+		if (lab != small)
+			free(lab);
+		return err;
+	}
+	p = b->sample_bytes.p + b->sample_bytes.len;
+	p = put_varint(put_tag(p, 2, WIRE_LEN), body); /* Profile.sample = 2 */
+	p = put_packed(p, 1, location_ids, nlocations);
+	p = put_packed(p, 2, (const uint64_t *)values, nvalues);
+	for (size_t i = 0; i < nlabels; i++) {
+		p = put_varint(put_tag(p, 3, WIRE_LEN), label_size(&lab[i]));
+		p = put_label_field(p, 1, lab[i].key);
+		p = put_label_field(p, 2, lab[i].str);
+		p = put_label_field(p, 3, lab[i].num);
+		p = put_label_field(p, 4, lab[i].num_unit);
+	}
+	if (lab != small)
+		free(lab);
+	b->sample_bytes.len += total;
+	b->nsamples++;
+	return 0;
 }
 
 /* ---- profile-wide fields ---- */
@@ -538,7 +642,7 @@ int pprof_set_keep_frames(struct pprof_builder *b, const char *regexp)
 
 size_t pprof_builder_nsamples(const struct pprof_builder *b)
 {
-	return b->samples.n;
+	return b->nsamples;
 }
 
 size_t pprof_builder_nlocations(const struct pprof_builder *b)

@@ -12,10 +12,23 @@ struct ptrvec {
 	size_t n, cap;
 };
 
+/* Bytes, grown by doubling. */
+struct bytebuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
 struct pprof_builder {
 	uint64_t seed;
-	struct ptrvec strings;				       /* char *, index 0 = "" */
-	struct ptrvec mappings, functions, locations, samples; /* protobuf-c messages */
+	struct ptrvec strings;			      /* char *, index 0 = "" */
+	struct ptrvec mappings, functions, locations; /* protobuf-c messages */
+	/*
+	 * Samples, already encoded as Profile.sample fields (tag, length, Sample bytes):
+	 * a heap profile of 50,000 stacks of 128 frames takes ~15 MB this way instead of
+	 * ~60 MB as protobuf-c structs, and the writer appends them as they are.
+	 */
+	struct bytebuf sample_bytes;
+	size_t nsamples;
 	struct htab string_tab, mapping_tab, function_tab, location_tab;
 	Perftools__Profiles__ValueType *sample_types; /* array of ntypes */
 	Perftools__Profiles__ValueType **sample_type_ptrs;

@@ -74,8 +74,8 @@ static void profile_message(const struct pprof_builder *b, Perftools__Profiles__
 	perftools__profiles__profile__init(p);
 	p->n_sample_type = b->ntypes;
 	p->sample_type = b->sample_type_ptrs;
-	p->n_sample = b->samples.n;
-	p->sample = (Perftools__Profiles__Sample **)b->samples.v;
+	/* Samples are appended already encoded (pprof_write); fields may come in any order. */
+	p->n_sample = 0;
 	p->n_mapping = b->mappings.n;
 	p->mapping = (Perftools__Profiles__Mapping **)b->mappings.v;
 	p->n_location = b->locations.n;
@@ -116,6 +116,7 @@ int pprof_write(const struct pprof_builder *b, pprof_sink_fn sink, void *ctx)
 	}
 	profile_message(b, &msg);
 	protobuf_c_message_pack_to_buffer(&msg.base, &g->base);
+	gz_append(&g->base, b->sample_bytes.len, b->sample_bytes.p);
 	if (!g->err) {
 		g->z.next_in = NULL;
 		g->z.avail_in = 0;
