@@ -53,10 +53,11 @@ static void decide(const struct gosym *g, struct verdict *v)
 			 "in this binary; build without -s to keep the symbol table");
 	} else if (in->profiling_disabled == 1) {
 		snprintf(v->text, sizeof(v->text),
-			 "no: the linker disabled memory profiling (the program never imports "
-			 "runtime/pprof), so it records no heap samples; add `import _ "
-			 "\"runtime/pprof\"` to the program, or run the daemon with "
-			 "--enable-memprofile (only allocations after it starts are sampled)");
+			 "no: the linker disabled memory profiling (nothing in the program "
+			 "reaches runtime/pprof), so it records no heap samples; use "
+			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "
+			 "import is not enough), or run the daemon with --enable-memprofile (only "
+			 "allocations after it starts are sampled)");
 	} else {
 		v->ok = true;
 		snprintf(v->text, sizeof(v->text),

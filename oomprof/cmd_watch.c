@@ -398,10 +398,10 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 	}
 	if (!raw->nbuckets && !raw->mem_profile_rate &&
 	    gosym_info(p->bin->sym)->profiling_disabled == 1) {
-		log_warn("pid %d (%s): memory profiling is disabled in its binary (it never imports "
-			 "runtime/pprof), so it had no heap samples; no profile. Fix: add `import _ "
-			 "\"runtime/pprof\"` to the program, or run oomprof watch "
-			 "--enable-memprofile",
+		log_warn("pid %d (%s): memory profiling is disabled in its binary (nothing in it "
+			 "reaches runtime/pprof), so it had no heap samples; no profile. Fix: use "
+			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "
+			 "import is not enough), or run oomprof watch --enable-memprofile",
 			 p->tgid, p->target.comm);
 		return;
 	}

@@ -123,8 +123,9 @@ const char *target_profiling_problem(const struct go_target *t)
 		return NULL;
 	if (gosym_info(t->sym)->profiling_disabled == 1)
 		return "memory profiling is disabled in this binary: the linker switched it off "
-		       "because the program never imports runtime/pprof. Fix: add `import _ "
-		       "\"runtime/pprof\"` to the program, or run `oomprof watch "
-		       "--enable-memprofile` (samples allocations made after it starts)";
+		       "because nothing in the program reaches runtime.MemProfile. Fix: use "
+		       "runtime/pprof or net/http/pprof in code the program can reach (a blank "
+		       "import is not enough), or run `oomprof watch --enable-memprofile` "
+		       "(samples allocations made after it starts)";
 	return "the program set runtime.MemProfileRate to 0, so it records no heap samples";
 }
