@@ -34,7 +34,7 @@ const volatile __u32 cfg_max_depth = OP_MAX_DEPTH;   /* PCs kept per bucket */
 const volatile __u32 cfg_max_buckets = 1 << 20;	     /* per capture; bounds cycles */
 const volatile __u32 cfg_budget = 1 << 16;	     /* buckets per invocation */
 const volatile __u64 cfg_wait_ns = 50000000;	     /* ring-space wait per invocation */
-const volatile __u64 cfg_total_wait_ns = 500000000;  /* ... per victim */
+const volatile __u64 cfg_total_wait_ns = 1000000000; /* ... per victim */
 const volatile __u64 cfg_claim_wait_ns = 60000000;   /* last thread waiting for a walker */
 const volatile bool cfg_classic_victim = false;	     /* mark_victim keyed by tid */
 const volatile bool cfg_exit_walk = true;	     /* continue walks at process exit */
@@ -63,12 +63,20 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } profile SEC(".maps");
 
-#define SCRATCH_SIZE (sizeof(struct op_rec_bucket) + OP_MAX_DEPTH * sizeof(__u64))
+/* A bucket as read from the process. */
+struct wbucket {
+	__u64 mem[OP_MEMRECORD_WORDS];
+	__u64 pcs[OP_MAX_DEPTH];
+};
 
-/* Two bucket buffers per CPU, used alternately: the previous bucket's stack stays
- * available to find the outer frames the next one shares with it. */
+#define OUT_SIZE (sizeof(struct op_rec_bucket) + (OP_MEMRECORD_WORDS + OP_MAX_DEPTH) * 8)
+
+/* Two read buffers per CPU, used alternately: the previous bucket's stack stays
+ * available to find the outer frames the next one shares with it; and the record
+ * being sent. */
 struct scratch {
-	__u8 buf[2][SCRATCH_SIZE];
+	struct wbucket w[2];
+	__u64 out[OUT_SIZE / 8];
 };
 
 struct {
@@ -284,10 +292,12 @@ static long wait_space(__u32 i, struct walk *w)
 static long walk_one(__u32 i, struct walk *w)
 {
 	__u64 h[OP_BUCKET_HDR_SIZE / 8];
-	struct op_rec_bucket *b;
+	struct op_rec_bucket *o;
+	struct wbucket *cur;
 	struct scratch *s;
-	__u32 zero = 0, npcs, nsend, size;
+	__u32 zero = 0, npcs, nsend, shared = 0, size, k = 0;
 	__u64 nstk, addr = w->addr;
+	__u16 mask = 0;
 
 	if (!addr)
 		return finish(w, OP_ST_COMPLETE, OP_END_LIST_END);
@@ -296,7 +306,8 @@ static long walk_one(__u32 i, struct walk *w)
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 1;
-	b = (void *)s->buf[w->parity & 1];
+	cur = &s->w[w->parity & 1];
+	o = (void *)s->out;
 
 	if (bpf_probe_read_user(h, sizeof(h), (void *)addr)) {
 		count(OP_M_READ_ERRORS);
@@ -310,18 +321,8 @@ static long walk_one(__u32 i, struct walk *w)
 	npcs = nstk < cfg_max_depth ? nstk : cfg_max_depth;
 	if (npcs > OP_MAX_DEPTH) /* for the verifier */
 		npcs = OP_MAX_DEPTH;
-
-	b->hdr.type = OP_REC_BUCKET;
-	b->hdr.flags = npcs < nstk ? OP_F_STACK_TRUNCATED : 0;
-	b->hdr.tgid = w->tgid;
-	b->hdr.id = w->id;
-	b->addr = addr;
-	b->size = h[4];
-	b->index = w->n;
-	b->nstk = nstk;
-	b->npcs = npcs;
-	if (bpf_probe_read_user(b->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
-	    bpf_probe_read_user(b->mem, sizeof(b->mem),
+	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
+	    bpf_probe_read_user(cur->mem, sizeof(cur->mem),
 				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
 		count(OP_M_READ_ERRORS);
 		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
@@ -329,21 +330,51 @@ static long walk_one(__u32 i, struct walk *w)
 
 	/* Send only the inner frames that differ from the previous bucket's stack; the
 	 * outer frames it shares are rebuilt in userspace from that bucket (index - 1). */
-	b->shared = 0;
 	if (w->prev_npcs && npcs) {
-		struct op_rec_bucket *pb = (void *)s->buf[(w->parity & 1) ^ 1];
-		struct cmp c = {.cur = b->pcs, .prev = pb->pcs, .ncur = npcs, .nprev = w->prev_npcs};
+		struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
+		struct cmp c = {.cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
 		__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
 
 		bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);
-		b->shared = c.shared;
+		shared = c.shared;
 	}
-	nsend = npcs - b->shared;
+	nsend = npcs - shared;
 	asm volatile("" : "+r"(nsend)); /* keep the bound check below for the verifier */
 	if (nsend > OP_MAX_DEPTH)
 		return finish(w, OP_ST_CORRUPT, OP_END_BAD_NSTK); /* cannot happen */
-	size = sizeof(*b) + nsend * sizeof(__u64);
-	if (bpf_ringbuf_output(&profile, b, size, 0)) {
+
+	o->hdr.type = OP_REC_BUCKET;
+	o->hdr.flags = npcs < nstk ? OP_F_STACK_TRUNCATED : 0;
+	o->hdr.tgid = w->tgid;
+	o->hdr.id = w->id;
+	o->addr = addr;
+	o->size = h[4];
+	o->index = w->n;
+	o->nstk = nstk;
+	o->npcs = npcs;
+	o->shared = npcs - nsend;
+	o->pad0 = 0;
+	/* Most memRecord words are zero: send the others only. Branch-free, so that
+	 * the verifier sees one path, not 2^16. */
+#pragma unroll
+	for (int j = 0; j < OP_MEMRECORD_WORDS; j++) {
+		__u64 v = cur->mem[j], nz = v | -v;
+
+		asm volatile("" : "+r"(nz)); /* or clang turns it back into a branch */
+		nz >>= 63; /* 1 when v != 0 */
+
+		o->data[k & (OP_MEMRECORD_WORDS - 1)] = v;
+		k += nz;
+		mask |= nz << j;
+	}
+	o->mem_mask = mask;
+	if (k > OP_MEMRECORD_WORDS) /* for the verifier */
+		return 1;
+	if (nsend && bpf_probe_read_kernel(&o->data[k], nsend * sizeof(__u64), cur->pcs))
+		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
+	size = sizeof(*o) + (k + nsend) * sizeof(__u64);
+
+	if (bpf_ringbuf_output(&profile, o, size, 0)) {
 		__u64 t0 = bpf_ktime_get_ns();
 
 		w->full++;
@@ -353,7 +384,7 @@ static long walk_one(__u32 i, struct walk *w)
 		w->need = size;
 		bpf_loop(1 << 20, wait_space, w, 0);
 		w->wait_ns += bpf_ktime_get_ns() - t0;
-		if (bpf_ringbuf_output(&profile, b, size, 0)) {
+		if (bpf_ringbuf_output(&profile, o, size, 0)) {
 			count(OP_M_SPIN_TIMEOUTS);
 			w->paused = 1;
 			w->prev_npcs = 0;

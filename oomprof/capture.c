@@ -29,9 +29,9 @@
 _Static_assert(sizeof(struct op_hdr) == 16, "op_hdr");
 _Static_assert(sizeof(struct op_rec_victim) == 88, "op_rec_victim");
 _Static_assert(sizeof(struct op_rec_begin) == 48, "op_rec_begin");
-_Static_assert(sizeof(struct op_rec_bucket) == 176, "op_rec_bucket");
-_Static_assert(offsetof(struct op_rec_bucket, mem) == 48, "op_rec_bucket.mem");
-_Static_assert(offsetof(struct op_rec_bucket, pcs) == 176, "op_rec_bucket.pcs");
+_Static_assert(sizeof(struct op_rec_bucket) == 48, "op_rec_bucket");
+_Static_assert(offsetof(struct op_rec_bucket, mem_mask) == 44, "op_rec_bucket.mem_mask");
+_Static_assert(offsetof(struct op_rec_bucket, data) == 48, "op_rec_bucket.data");
 _Static_assert(sizeof(struct op_rec_end) == 72, "op_rec_end");
 _Static_assert(sizeof(struct op_rec_exec) == 16 + 8 + 16 + 256, "op_rec_exec");
 _Static_assert(sizeof(struct op_rec_exit) == 32, "op_rec_exit");
@@ -266,6 +266,14 @@ static void victim_from_rec(struct capture_victim *v, const struct op_rec_victim
 	v->ktime_ns = r->hdr.id;
 }
 
+/* Bytes a bucket record needs: header, nonzero memRecord words, PCs sent. */
+static size_t bucket_len(const struct op_rec_bucket *b)
+{
+	return sizeof(*b) +
+	       ((size_t)__builtin_popcount(b->mem_mask) + (b->npcs >= b->shared ? b->npcs - b->shared : 0)) *
+		       sizeof(uint64_t);
+}
+
 /*
  * While the victim is being walked the rings must drain fast, so a bucket record is
  * only validated and appended, as it came (stack compressed), to the capture's
@@ -278,7 +286,7 @@ static int feed_bucket(struct capture *cap, const struct op_rec_bucket *b, size_
 	size_t need;
 
 	if (b->npcs > OP_MAX_DEPTH || b->npcs > b->nstk || b->shared > b->npcs ||
-	    len < sizeof(*b) + (size_t)(b->npcs - b->shared) * sizeof(uint64_t)) {
+	    len < bucket_len(b)) {
 		f = find_inflight(cap, b->hdr.id);
 		if (f)
 			f->meta.rejected++;
@@ -301,7 +309,7 @@ static int feed_bucket(struct capture *cap, const struct op_rec_bucket *b, size_
 		f->overflow = true;
 		return 0;
 	}
-	need = sizeof(*b) + (size_t)(b->npcs - b->shared) * sizeof(uint64_t);
+	need = bucket_len(b);
 	if (f->alen + need > f->acap) {
 		size_t ncap = f->acap ? f->acap * 2 : 1 << 20;
 		uint8_t *na;
@@ -337,10 +345,18 @@ static void build_profile(struct inflight *f)
 		struct raw_bucket rb;
 		int r;
 
+		uint64_t mem[OP_MEMRECORD_WORDS] = {0};
+		const uint64_t *data;
+		uint32_t nmem = 0;
+
 		memcpy(&b, f->arena + off, sizeof(b));
 		nsent = b.npcs - b.shared; /* validated in feed_bucket */
-		sent = (const uint64_t *)(f->arena + off + sizeof(b));
-		off += sizeof(b) + (size_t)nsent * sizeof(uint64_t);
+		data = (const uint64_t *)(f->arena + off + sizeof(b));
+		for (int i = 0; i < OP_MEMRECORD_WORDS; i++)
+			if (b.mem_mask & (1u << i))
+				mem[i] = data[nmem++];
+		sent = data + nmem;
+		off += bucket_len(&b);
 
 		memcpy(pcs, sent, nsent * sizeof(uint64_t));
 		if (b.shared) {
@@ -372,9 +388,9 @@ static void build_profile(struct inflight *f)
 		rb.size = b.size;
 		rb.nstk = b.npcs;
 		rb.pcs = pcs;
-		memcpy(&rb.active, &b.mem[0], sizeof(rb.active));
+		memcpy(&rb.active, &mem[0], sizeof(rb.active));
 		for (int i = 0; i < 3; i++)
-			memcpy(&rb.future[i], &b.mem[4 + 4 * i], sizeof(rb.future[i]));
+			memcpy(&rb.future[i], &mem[4 + 4 * i], sizeof(rb.future[i]));
 		if (raw_profile_add(&f->prof, &rb)) {
 			f->overflow = true;
 			break;

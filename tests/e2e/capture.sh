@@ -8,7 +8,7 @@
 #   two victims at once, a non-Go victim, the classic-tracepoint fallback
 # CAPTURE_MODES (default: all four build modes) and CAPTURE_VERSIONS narrow the matrix.
 source "$(dirname "$0")/../lib.sh"
-source "$(dirname "$0")/capture_lib.sh"
+source "$(dirname "$0")/capture.lib"
 
 PROBE=$BUILD/tests/capture-probe
 LIMIT_MB=256
