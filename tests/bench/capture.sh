@@ -5,6 +5,7 @@
 #   - kill-to-profile-delivered latency (victim mark → profile handed to the callback)
 #     for manybuckets at 10,000 and 50,000 buckets (128-frame stacks on go1.23+)
 #   - kernel memory of the maps at default settings (fdinfo memlock)
+# The consumer runs SCHED_FIFO (capture-probe --rt), as a daemon should.
 # Usage: tests/bench/capture.sh [RUNS]   (root; BUILD, TESTDATA as for the tests)
 set -uo pipefail
 T=bench/capture
@@ -37,7 +38,7 @@ for n in 10000 50000; do
 		d=$tmp/$n-$r
 		mkdir -p "$d"
 		"$PROBE" --exec /manybuckets --mbuckets "$mb" --rate "$rate" --cycle "$cycle" \
-			--ready "$d/ready" --timeout 150 >"$d/out" 2>&1 &
+			--ready "$d/ready" --timeout 150 --rt >"$d/out" 2>&1 &
 		p=$!
 		while [ ! -e "$d/ready" ] && kill -0 $p 2>/dev/null; do sleep 0.1; done
 		"$MEMCG_RUN" --limit 512M --timeout 140 -- "$bin" -mode oom -buckets "$n" >"$d/run" 2>&1

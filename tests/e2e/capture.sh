@@ -128,7 +128,7 @@ for v in $versions; do
 		name=manybuckets/go$v/$mode
 		bin=$(testdata_bin "$v" "$mode" manybuckets)
 		dir=$tmp/$name
-		args=$(probe_for "$v" "$mode" manybuckets) || { fail "$name" "no runtime symbols"; continue; }
+		args="$(probe_for "$v" "$mode" manybuckets) --rt" || { fail "$name" "no runtime symbols"; continue; }
 		# shellcheck disable=SC2086
 		start_probe "$dir" $args || { fail "$name" "probe: $(cat "$dir/out")"; continue; }
 		"$MEMCG_RUN" --limit 512M --timeout 140 -- "$bin" -mode oom >"$dir/run" 2>&1
