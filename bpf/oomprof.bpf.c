@@ -33,9 +33,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 cfg_max_depth = OP_MAX_DEPTH;   /* PCs kept per bucket */
 const volatile __u32 cfg_max_buckets = 1 << 20;	     /* per capture; bounds cycles */
 const volatile __u32 cfg_budget = 1 << 16;	     /* buckets per invocation */
-const volatile __u64 cfg_wait_ns = 20000000;	     /* ring-space wait per invocation */
-const volatile __u64 cfg_total_wait_ns = 250000000;  /* ... per victim */
-const volatile __u64 cfg_claim_wait_ns = 20000000;   /* last thread waiting for a walker */
+const volatile __u64 cfg_wait_ns = 50000000;	     /* ring-space wait per invocation */
+const volatile __u64 cfg_total_wait_ns = 1000000000; /* ... per victim */
+const volatile __u64 cfg_claim_wait_ns = 60000000;   /* last thread waiting for a walker */
 const volatile bool cfg_classic_victim = false;	     /* mark_victim keyed by tid */
 const volatile bool cfg_exit_walk = true;	     /* continue walks at process exit */
 
@@ -63,10 +63,20 @@ struct {
 	__uint(max_entries, 8 * 1024 * 1024);
 } profile SEC(".maps");
 
-#define SCRATCH_SIZE (sizeof(struct op_rec_bucket) + OP_MAX_DEPTH * sizeof(__u64))
+/* A bucket as read from the process. */
+struct wbucket {
+	__u64 mem[OP_MEMRECORD_WORDS];
+	__u64 pcs[OP_MAX_DEPTH];
+};
 
+#define OUT_SIZE (sizeof(struct op_rec_bucket) + (OP_MEMRECORD_WORDS + OP_MAX_DEPTH) * 8)
+
+/* Two read buffers per CPU, used alternately: the previous bucket's stack stays
+ * available to find the outer frames the next one shares with it; and the record
+ * being sent. */
 struct scratch {
-	__u8 buf[SCRATCH_SIZE];
+	struct wbucket w[2];
+	__u64 out[OUT_SIZE / 8];
 };
 
 struct {
@@ -225,7 +235,36 @@ struct walk {
 	__u32 status;
 	__u32 reason;
 	__u32 need;    /* bytes the waiting record needs */
+	__u32 parity;  /* scratch buffer of the next bucket */
+	__u32 prev_npcs; /* PCs of the previous bucket sent in this invocation, 0: none */
 };
+
+struct cmp {
+	__u64 *cur, *prev;
+	__u32 ncur, nprev;
+	__u32 shared;
+};
+
+#define CMP_BLOCK 8
+
+/* bpf_loop callback: count the outer PCs two stacks have in common, comparing a
+ * block of CMP_BLOCK PCs per iteration (iterations cost more than compares). */
+static long cmp_block(__u32 i, struct cmp *c)
+{
+	__u32 done = i * CMP_BLOCK, lim = c->ncur < c->nprev ? c->ncur : c->nprev;
+
+#pragma unroll
+	for (int k = 0; k < CMP_BLOCK; k++) {
+		__u32 a = c->ncur - 1 - done - k, b = c->nprev - 1 - done - k;
+
+		if (done + k >= lim || a >= OP_MAX_DEPTH || b >= OP_MAX_DEPTH)
+			return 1;
+		if (c->cur[a] != c->prev[b])
+			return 1;
+		c->shared = done + k + 1;
+	}
+	return 0;
+}
 
 static __always_inline long finish(struct walk *w, __u32 status, __u32 reason)
 {
@@ -253,10 +292,12 @@ static long wait_space(__u32 i, struct walk *w)
 static long walk_one(__u32 i, struct walk *w)
 {
 	__u64 h[OP_BUCKET_HDR_SIZE / 8];
-	struct op_rec_bucket *b;
+	struct op_rec_bucket *o;
+	struct wbucket *cur;
 	struct scratch *s;
-	__u32 zero = 0, npcs, size;
+	__u32 zero = 0, npcs, nsend, shared = 0, size, k = 0;
 	__u64 nstk, addr = w->addr;
+	__u16 mask = 0;
 
 	if (!addr)
 		return finish(w, OP_ST_COMPLETE, OP_END_LIST_END);
@@ -265,7 +306,8 @@ static long walk_one(__u32 i, struct walk *w)
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 1;
-	b = (void *)s->buf;
+	cur = &s->w[w->parity & 1];
+	o = (void *)s->out;
 
 	if (bpf_probe_read_user(h, sizeof(h), (void *)addr)) {
 		count(OP_M_READ_ERRORS);
@@ -279,26 +321,60 @@ static long walk_one(__u32 i, struct walk *w)
 	npcs = nstk < cfg_max_depth ? nstk : cfg_max_depth;
 	if (npcs > OP_MAX_DEPTH) /* for the verifier */
 		npcs = OP_MAX_DEPTH;
-
-	b->hdr.type = OP_REC_BUCKET;
-	b->hdr.flags = npcs < nstk ? OP_F_STACK_TRUNCATED : 0;
-	b->hdr.tgid = w->tgid;
-	b->hdr.id = w->id;
-	b->addr = addr;
-	b->size = h[4];
-	b->index = w->n;
-	b->nstk = nstk;
-	b->npcs = npcs;
-	b->pad0 = 0;
-	if (bpf_probe_read_user(b->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
-	    bpf_probe_read_user(b->mem, sizeof(b->mem),
+	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
+	    bpf_probe_read_user(cur->mem, sizeof(cur->mem),
 				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
 		count(OP_M_READ_ERRORS);
 		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
 	}
 
-	size = sizeof(*b) + npcs * sizeof(__u64);
-	if (bpf_ringbuf_output(&profile, b, size, 0)) {
+	/* Send only the inner frames that differ from the previous bucket's stack; the
+	 * outer frames it shares are rebuilt in userspace from that bucket (index - 1). */
+	if (w->prev_npcs && npcs) {
+		struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
+		struct cmp c = {.cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
+		__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
+
+		bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);
+		shared = c.shared;
+	}
+	nsend = npcs - shared;
+	asm volatile("" : "+r"(nsend)); /* keep the bound check below for the verifier */
+	if (nsend > OP_MAX_DEPTH)
+		return finish(w, OP_ST_CORRUPT, OP_END_BAD_NSTK); /* cannot happen */
+
+	o->hdr.type = OP_REC_BUCKET;
+	o->hdr.flags = npcs < nstk ? OP_F_STACK_TRUNCATED : 0;
+	o->hdr.tgid = w->tgid;
+	o->hdr.id = w->id;
+	o->addr = addr;
+	o->size = h[4];
+	o->index = w->n;
+	o->nstk = nstk;
+	o->npcs = npcs;
+	o->shared = npcs - nsend;
+	o->pad0 = 0;
+	/* Most memRecord words are zero: send the others only. Branch-free, so that
+	 * the verifier sees one path, not 2^16. */
+#pragma unroll
+	for (int j = 0; j < OP_MEMRECORD_WORDS; j++) {
+		__u64 v = cur->mem[j], nz = v | -v;
+
+		asm volatile("" : "+r"(nz)); /* or clang turns it back into a branch */
+		nz >>= 63; /* 1 when v != 0 */
+
+		o->data[k & (OP_MEMRECORD_WORDS - 1)] = v;
+		k += nz;
+		mask |= nz << j;
+	}
+	o->mem_mask = mask;
+	if (k > OP_MEMRECORD_WORDS) /* for the verifier */
+		return 1;
+	if (nsend && bpf_probe_read_kernel(&o->data[k], nsend * sizeof(__u64), cur->pcs))
+		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
+	size = sizeof(*o) + (k + nsend) * sizeof(__u64);
+
+	if (bpf_ringbuf_output(&profile, o, size, 0)) {
 		__u64 t0 = bpf_ktime_get_ns();
 
 		w->full++;
@@ -308,14 +384,17 @@ static long walk_one(__u32 i, struct walk *w)
 		w->need = size;
 		bpf_loop(1 << 20, wait_space, w, 0);
 		w->wait_ns += bpf_ktime_get_ns() - t0;
-		if (bpf_ringbuf_output(&profile, b, size, 0)) {
+		if (bpf_ringbuf_output(&profile, o, size, 0)) {
 			count(OP_M_SPIN_TIMEOUTS);
 			w->paused = 1;
+			w->prev_npcs = 0;
 			return 1; /* cursor stays on this bucket */
 		}
 	}
 	count(OP_M_BUCKETS);
 	w->n++;
+	w->parity ^= 1;
+	w->prev_npcs = npcs;
 	if (h[1] == addr)
 		return finish(w, OP_ST_CORRUPT, OP_END_SELF_LOOP);
 	w->addr = h[1];
@@ -388,7 +467,9 @@ static __always_inline int send_end(struct op_victim *v)
 }
 
 /* Walk as far as this invocation may, under the claim. The caller holds the claim. */
-static __always_inline void walk_claimed(struct op_victim *v)
+/* last: the process's last thread, the last chance to finish: it may use all of the
+ * victim's remaining wait budget. */
+static __always_inline void walk_claimed(struct op_victim *v, bool last)
 {
 	struct walk w = {};
 	__u64 t0, wait_left = 0;
@@ -403,7 +484,7 @@ static __always_inline void walk_claimed(struct op_victim *v)
 		t0 = bpf_ktime_get_ns();
 		if (v->wait_ns < cfg_total_wait_ns)
 			wait_left = cfg_total_wait_ns - v->wait_ns;
-		if (wait_left > cfg_wait_ns)
+		if (!last && wait_left > cfg_wait_ns)
 			wait_left = cfg_wait_ns;
 		w.deadline = t0 + wait_left;
 
@@ -447,7 +528,7 @@ static __always_inline void walk(struct op_victim *v)
 		count(OP_M_CLAIM_BUSY);
 		return;
 	}
-	walk_claimed(v);
+	walk_claimed(v, false);
 	release(v);
 }
 
@@ -617,7 +698,7 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 				count(OP_M_EXIT_NO_MM);
 			else if (cfg_exit_walk && v->state != OP_VS_DONE) {
 				count(OP_M_EXIT_WALKS);
-				walk_claimed(v);
+				walk_claimed(v, dead);
 			}
 			if (dead && v->state != OP_VS_DONE) {
 				if (v->state != OP_VS_ENDING) {

@@ -93,17 +93,22 @@ struct op_rec_begin {
 	__u64 ktime; /* walk start */
 };
 
-/* One runtime bucket, followed by npcs u64 return PCs (innermost first). */
+/* One runtime bucket. data[] holds the memRecord's nonzero words (bit i of mem_mask
+ * set: word i of active[4] + future[3][4] is present; absent words are 0), then the
+ * npcs - shared innermost return PCs. The whole stack is those PCs followed by the
+ * last `shared` PCs of the bucket sent just before (index - 1, same capture); shared
+ * is 0 for the first bucket of each walk invocation. */
 struct op_rec_bucket {
 	struct op_hdr hdr;
 	__u64 addr; /* the bucket's address in the process */
 	__u64 size;
 	__u32 index; /* 0-based position in the walk */
 	__u32 nstk;  /* as in the process */
-	__u32 npcs;  /* PCs following (<= nstk, <= cfg_max_depth) */
-	__u32 pad0;
-	__u64 mem[OP_MEMRECORD_WORDS]; /* memRecord: active, future[0..2] */
-	__u64 pcs[];
+	__u16 npcs;  /* PCs of the stack kept (<= nstk, <= cfg_max_depth) */
+	__u16 shared;
+	__u16 mem_mask;
+	__u16 pad0;
+	__u64 data[];
 };
 
 /* Last record of a capture. */

@@ -29,9 +29,9 @@
 _Static_assert(sizeof(struct op_hdr) == 16, "op_hdr");
 _Static_assert(sizeof(struct op_rec_victim) == 88, "op_rec_victim");
 _Static_assert(sizeof(struct op_rec_begin) == 48, "op_rec_begin");
-_Static_assert(sizeof(struct op_rec_bucket) == 176, "op_rec_bucket");
-_Static_assert(offsetof(struct op_rec_bucket, mem) == 48, "op_rec_bucket.mem");
-_Static_assert(offsetof(struct op_rec_bucket, pcs) == 176, "op_rec_bucket.pcs");
+_Static_assert(sizeof(struct op_rec_bucket) == 48, "op_rec_bucket");
+_Static_assert(offsetof(struct op_rec_bucket, mem_mask) == 44, "op_rec_bucket.mem_mask");
+_Static_assert(offsetof(struct op_rec_bucket, data) == 48, "op_rec_bucket.data");
 _Static_assert(sizeof(struct op_rec_end) == 72, "op_rec_end");
 _Static_assert(sizeof(struct op_rec_exec) == 16 + 8 + 16 + 256, "op_rec_exec");
 _Static_assert(sizeof(struct op_rec_exit) == 32, "op_rec_exit");
@@ -59,6 +59,9 @@ struct inflight {
 	struct raw_profile prof;
 	struct addrset seen;
 	uint32_t next_index;
+	uint8_t *arena; /* bucket records as received, in order */
+	size_t alen, acap;
+	uint32_t nstored;
 	uint64_t last_ms; /* last record, CLOCK_MONOTONIC ms */
 	bool overflow;	  /* more buckets than max_buckets, or out of memory */
 };
@@ -71,6 +74,7 @@ struct capture {
 	struct inflight fl[MAX_INFLIGHT];
 	struct capture_victim recent[RECENT_VICTIMS];
 	unsigned recent_next;
+	uint64_t now_ms; /* refreshed per poll / feed of a control record */
 	uint64_t user[CAPTURE_C_MAX];
 };
 
@@ -155,7 +159,7 @@ static struct inflight *get_inflight(struct capture *cap, uint64_t id, pid_t tgi
 		f->meta.id = id;
 		f->meta.tgid = tgid;
 		f->prof.pid = tgid;
-		f->last_ms = mono_ns() / 1000000;
+		f->last_ms = cap->now_ms;
 		return f;
 	}
 	cap->user[CAPTURE_C_OVERFLOW]++;
@@ -197,15 +201,18 @@ static const char *reason_name(uint32_t r)
 	return "unknown reason";
 }
 
+static void build_profile(struct inflight *f);
+
 /* Decides the status from what arrived, hands the profile over, frees it. */
 static void deliver(struct capture *cap, struct inflight *f)
 {
 	struct capture_meta *m = &f->meta;
 	struct raw_profile *p = &f->prof;
 
-	if (m->have_end && m->kernel_nbuckets > f->prof.nbuckets + m->rejected &&
-	    m->kernel_nbuckets - f->prof.nbuckets > m->missing)
-		m->missing = m->kernel_nbuckets - f->prof.nbuckets;
+	build_profile(f);
+	/* Records after the last one received that END says were sent. */
+	if (m->have_end && m->kernel_nbuckets > f->next_index)
+		m->missing += m->kernel_nbuckets - f->next_index;
 
 	if (m->duplicates) {
 		p->status = RAW_CORRUPT;
@@ -236,6 +243,7 @@ static void deliver(struct capture *cap, struct inflight *f)
 		cap->opts.cb.on_profile(p, m, cap->opts.cb.ctx);
 	raw_profile_free(p);
 	addrset_free(&f->seen);
+	free(f->arena);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -258,15 +266,27 @@ static void victim_from_rec(struct capture_victim *v, const struct op_rec_victim
 	v->ktime_ns = r->hdr.id;
 }
 
+/* Bytes a bucket record needs: header, nonzero memRecord words, PCs sent. */
+static size_t bucket_len(const struct op_rec_bucket *b)
+{
+	return sizeof(*b) +
+	       ((size_t)__builtin_popcount(b->mem_mask) + (b->npcs >= b->shared ? b->npcs - b->shared : 0)) *
+		       sizeof(uint64_t);
+}
+
+/*
+ * While the victim is being walked the rings must drain fast, so a bucket record is
+ * only validated and appended, as it came (stack compressed), to the capture's
+ * arena; full stacks are rebuilt at delivery.
+ */
 static int feed_bucket(struct capture *cap, const struct op_rec_bucket *b, size_t len)
 {
 	uint32_t max = cap->opts.max_buckets ? cap->opts.max_buckets : DEFAULT_MAX_BUCKETS;
-	struct raw_bucket rb;
 	struct inflight *f;
-	int r;
+	size_t need;
 
-	if (b->npcs > OP_MAX_DEPTH || b->npcs > b->nstk ||
-	    len < sizeof(*b) + (size_t)b->npcs * sizeof(uint64_t)) {
+	if (b->npcs > OP_MAX_DEPTH || b->npcs > b->nstk || b->shared > b->npcs ||
+	    len < bucket_len(b)) {
 		f = find_inflight(cap, b->hdr.id);
 		if (f)
 			f->meta.rejected++;
@@ -275,13 +295,9 @@ static int feed_bucket(struct capture *cap, const struct op_rec_bucket *b, size_
 	f = get_inflight(cap, b->hdr.id, b->hdr.tgid);
 	if (!f)
 		return 0;
-	f->last_ms = mono_ns() / 1000000;
-	if (f->meta.tgid != (pid_t)b->hdr.tgid) {
-		f->meta.rejected++;
-		return -EINVAL;
-	}
-	if (b->index < f->next_index) {
-		/* Never produced by one walker: treat as a repeat. */
+	f->last_ms = cap->now_ms;
+	if (f->meta.tgid != (pid_t)b->hdr.tgid || b->index < f->next_index) {
+		/* A repeat or reordering: never produced by one walker. */
 		f->meta.rejected++;
 		return -EINVAL;
 	}
@@ -289,25 +305,102 @@ static int feed_bucket(struct capture *cap, const struct op_rec_bucket *b, size_
 	f->next_index = b->index + 1;
 	if (f->overflow)
 		return 0;
-	r = addrset_add(&f->seen, b->addr);
-	if (r == 0) {
-		f->meta.duplicates++;
-		return 0;
-	}
-	if (r < 0 || f->prof.nbuckets >= max) {
+	if (f->nstored >= max) {
 		f->overflow = true;
 		return 0;
 	}
-	memset(&rb, 0, sizeof(rb));
-	rb.size = b->size;
-	rb.nstk = b->npcs;
-	rb.pcs = (uint64_t *)b->pcs;
-	memcpy(&rb.active, &b->mem[0], sizeof(rb.active));
-	for (int i = 0; i < 3; i++)
-		memcpy(&rb.future[i], &b->mem[4 + 4 * i], sizeof(rb.future[i]));
-	if (raw_profile_add(&f->prof, &rb))
-		f->overflow = true;
+	need = bucket_len(b);
+	if (f->alen + need > f->acap) {
+		size_t ncap = f->acap ? f->acap * 2 : 1 << 20;
+		uint8_t *na;
+
+		while (ncap < f->alen + need)
+			ncap *= 2;
+		na = realloc(f->arena, ncap);
+		if (!na) {
+			f->overflow = true;
+			return 0;
+		}
+		f->arena = na;
+		f->acap = ncap;
+	}
+	memcpy(f->arena + f->alen, b, need);
+	f->alen += need;
+	f->nstored++;
 	return 0;
+}
+
+/* Rebuilds the buckets of the arena into f->prof: full stacks, cycle detection. */
+static void build_profile(struct inflight *f)
+{
+	uint64_t pcs[OP_MAX_DEPTH];
+	bool have_last = false;
+	uint32_t last_index = 0;
+	size_t off = 0;
+
+	while (off + sizeof(struct op_rec_bucket) <= f->alen) {
+		struct op_rec_bucket b;
+		const uint64_t *sent;
+		uint32_t nsent;
+		struct raw_bucket rb;
+		int r;
+
+		uint64_t mem[OP_MEMRECORD_WORDS] = {0};
+		const uint64_t *data;
+		uint32_t nmem = 0;
+
+		memcpy(&b, f->arena + off, sizeof(b));
+		nsent = b.npcs - b.shared; /* validated in feed_bucket */
+		data = (const uint64_t *)(f->arena + off + sizeof(b));
+		for (int i = 0; i < OP_MEMRECORD_WORDS; i++)
+			if (b.mem_mask & (1u << i))
+				mem[i] = data[nmem++];
+		sent = data + nmem;
+		off += bucket_len(&b);
+
+		memcpy(pcs, sent, nsent * sizeof(uint64_t));
+		if (b.shared) {
+			/* The outer frames come from the bucket just before, which must
+			 * be the last one kept. */
+			const struct raw_bucket *prev =
+				f->prof.nbuckets ? &f->prof.buckets[f->prof.nbuckets - 1] : NULL;
+
+			if (!prev || !have_last || last_index + 1 != b.index ||
+			    prev->nstk < b.shared) {
+				f->meta.missing++;
+				have_last = false;
+				continue;
+			}
+			memcpy(pcs + nsent, prev->pcs + (prev->nstk - b.shared),
+			       b.shared * sizeof(uint64_t));
+		}
+		have_last = false;
+		r = addrset_add(&f->seen, b.addr);
+		if (r == 0) {
+			f->meta.duplicates++;
+			continue;
+		}
+		if (r < 0) {
+			f->overflow = true;
+			break;
+		}
+		memset(&rb, 0, sizeof(rb));
+		rb.size = b.size;
+		rb.nstk = b.npcs;
+		rb.pcs = pcs;
+		memcpy(&rb.active, &mem[0], sizeof(rb.active));
+		for (int i = 0; i < 3; i++)
+			memcpy(&rb.future[i], &mem[4 + 4 * i], sizeof(rb.future[i]));
+		if (raw_profile_add(&f->prof, &rb)) {
+			f->overflow = true;
+			break;
+		}
+		have_last = true;
+		last_index = b.index;
+	}
+	free(f->arena);
+	f->arena = NULL;
+	f->alen = f->acap = 0;
 }
 
 int capture_feed(struct capture *cap, const void *rec, size_t len)
@@ -317,6 +410,8 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 
 	if (!cap || !rec || len < sizeof(*h))
 		goto bad;
+	if (h->type != OP_REC_BUCKET || !cap->now_ms)
+		cap->now_ms = mono_ns() / 1000000;
 	switch (h->type) {
 	case OP_REC_VICTIM: {
 		const struct op_rec_victim *r = rec;
@@ -359,7 +454,7 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 		f->meta.begin_ktime = r->ktime;
 		f->prof.mem_profile_rate = r->mem_profile_rate;
 		f->prof.prof_cycle = r->prof_cycle;
-		f->last_ms = mono_ns() / 1000000;
+		f->last_ms = cap->now_ms;
 		return 0;
 	}
 	case OP_REC_BUCKET:
@@ -389,7 +484,7 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 		f->meta.walk_ns = r->walk_ns;
 		f->meta.wait_ns = r->wait_ns;
 		f->meta.end_ktime = r->ktime;
-		f->last_ms = mono_ns() / 1000000;
+		f->last_ms = cap->now_ms;
 		return 0;
 	}
 	case OP_REC_EXEC: {
@@ -629,6 +724,7 @@ void capture_close(struct capture *cap)
 	for (int i = 0; i < MAX_INFLIGHT; i++) {
 		raw_profile_free(&cap->fl[i].prof);
 		addrset_free(&cap->fl[i].seen);
+		free(cap->fl[i].arena);
 	}
 	free(cap);
 }
@@ -674,14 +770,29 @@ int capture_poll(struct capture *cap, int timeout_ms)
 	if (!cap->rb)
 		return flush(cap, false, 0, false);
 	for (int i = 0; i < MAX_INFLIGHT; i++)
-		if (cap->fl[i].used)
+		if (cap->fl[i].used && !cap->fl[i].meta.have_end && !cap->fl[i].meta.process_gone)
 			pending = true;
-	/* With captures in flight, wake up for staleness checks. */
-	if (pending && (timeout_ms < 0 || timeout_ms > 1000))
-		timeout_ms = 1000;
-	n = ring_buffer__poll(cap->rb, timeout_ms);
-	if (n < 0)
-		return n;
+	if (pending) {
+		/* A victim is being walked and its thread may be waiting for ring space:
+		 * stay on the CPU and drain (no wakeup, no scheduling delay), for a
+		 * bounded time. */
+		uint64_t until = mono_ns() + (uint64_t)(timeout_ms < 0 || timeout_ms > 1000
+								 ? 1000
+								 : timeout_ms) * 1000000;
+
+		n = 0;
+		do {
+			m = ring_buffer__consume(cap->rb);
+			if (m < 0)
+				return m;
+			n += m;
+		} while (!n && mono_ns() < until);
+	} else {
+		n = ring_buffer__poll(cap->rb, timeout_ms);
+		if (n < 0)
+			return n;
+	}
+	cap->now_ms = mono_ns() / 1000000;
 	/* Mark finished captures, drain everything written before their END or EXIT,
 	 * then deliver them. */
 	for (int round = 0; round < 4; round++) {

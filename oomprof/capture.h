@@ -85,8 +85,8 @@ struct capture_opts {
 	uint32_t max_depth;		/* PCs kept per bucket; default and max 1024 */
 	uint32_t max_buckets;		/* per capture; default 1 << 20 */
 	uint32_t budget;		/* buckets per walk invocation; default 65536 */
-	uint32_t wait_ms;     /* ring-space wait per invocation; default 20, -1u = none */
-	uint32_t total_wait_ms; /* ... per victim; default 250 */
+	uint32_t wait_ms;     /* ring-space wait per invocation; default 50, -1u = none */
+	uint32_t total_wait_ms; /* ... per victim; default 1000 (OOM reaper: 2 s) */
 	uint32_t stale_ms;	/* deliver an unfinished capture after this; default 10000 */
 	bool force_classic;	/* do not use tp_btf programs */
 	bool no_exit_walk;	/* do not continue walks in sched_process_exit */

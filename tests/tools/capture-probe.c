@@ -5,7 +5,7 @@
  *   capture-probe --mbuckets ADDR --rate ADDR --cycle ADDR [--pie]
  *                 (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]
  *                 [--timeout SECS] [--ready FILE] [--victims N] [--classic]
- *                 [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk]
+ *                 [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]
  *
  * --exec registers every process whose exec filename ends with SUFFIX (up to --count
  * of them); --pie adds each process's load bias (mapping at file offset 0) to the
@@ -14,6 +14,8 @@
  * key=value per event ("attached", "registered", "victim", "profile", "cycles",
  * "stats"). --dump FILE: per bucket "bucket TGID SIZE ALLOCS FREES ALLOC_BYTES
  * FREE_BYTES NSTK PC..." (counts summed over active and the three futures).
+ * --rt: run as SCHED_FIFO 10, so that the consumer keeps draining while a victim's
+ * thread walks (it runs with preemption disabled).
  * Exit status: 0 when --count profiles (or --victims victims) arrived, 1 otherwise.
  */
 #include <elf.h>
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,7 +237,7 @@ static void usage(void)
 	fprintf(stderr, "usage: capture-probe --mbuckets ADDR --rate ADDR --cycle ADDR [--pie]\n"
 			"         (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]\n"
 			"         [--timeout SECS] [--ready FILE] [--victims N] [--classic]\n"
-			"         [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk]\n");
+			"         [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]\n");
 	exit(2);
 }
 
@@ -249,6 +252,7 @@ int main(int argc, char **argv)
 		{"victims", required_argument, 0, 'v'},	 {"classic", no_argument, 0, 'C'},
 		{"ringbuf", required_argument, 0, 'b'},	 {"wait-ms", required_argument, 0, 'w'},
 		{"budget", required_argument, 0, 'B'},	 {"no-exit-walk", no_argument, 0, 'X'},
+		{"rt", no_argument, 0, 'T'},
 		{0, 0, 0, 0},
 	};
 	struct capture_opts opts = {0};
@@ -257,6 +261,7 @@ int main(int argc, char **argv)
 	const char *ready = NULL, *dump = NULL;
 	pid_t pid = 0;
 	int timeout = 120, c, err, rc = 1;
+	bool rt = false;
 	time_t deadline;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -277,6 +282,7 @@ int main(int argc, char **argv)
 		case 'w': opts.wait_ms = num(optarg); break;
 		case 'B': opts.budget = num(optarg); break;
 		case 'X': opts.no_exit_walk = true; break;
+		case 'T': rt = true; break;
 		default: usage();
 		}
 	}
@@ -285,6 +291,14 @@ int main(int argc, char **argv)
 	if ((pid || pr.exec_suffix) && !pr.t.mbuckets_addr)
 		usage();
 
+	if (rt) {
+		/* The victim's walking thread cannot be preempted while it waits for ring
+		 * space; a real-time consumer is not queued behind ordinary tasks. */
+		struct sched_param sp = {.sched_priority = 10};
+
+		if (sched_setscheduler(0, SCHED_FIFO, &sp))
+			fprintf(stderr, "capture-probe: SCHED_FIFO: %s\n", strerror(errno));
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (dump) {
