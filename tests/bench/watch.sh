@@ -66,7 +66,7 @@ held=()
 mkfifo "$E2E_TMP/hold"
 exec {hold}<>"$E2E_TMP/hold" # the leakers wait on stdin until this closes
 for i in $(seq 500); do
-	"$(testdata_bin "$v" stripped leaker)" -mode hold -mb 1 <"$E2E_TMP/hold" >/dev/null 2>&1 &
+	"$(testdata_bin "$v" stripped leaker)" -mode hold -mb 1 <"$E2E_TMP/hold" >/dev/null 2>&1 {hold}>&- &
 	held+=($!)
 done
 sleep 5
