@@ -51,6 +51,7 @@ static int load(struct gosym *g, char *err, size_t errlen)
 	ret = gs_pcln_find(g, err, errlen);
 	if (ret)
 		return ret;
+	gs_pcln_index(g);
 	gs_moduledata(g);
 	gs_func_ids(g);
 	gs_symtab_globals(g);
@@ -150,6 +151,7 @@ void gosym_close(struct gosym *g)
 	gs_dwarf_free(g);
 	gs_elf_free(g);
 	gs_names_free(g);
+	free(g->page_index);
 	if (g->map)
 		munmap(g->map, g->map_len);
 	pthread_mutex_destroy(&g->names_mu);

@@ -62,6 +62,8 @@ struct gosym {
 	size_t nphdrs;
 	struct gosym_info info;
 	struct gs_pcln pcln;
+	uint32_t *page_index; /* first function of each 4 KiB of text */
+	uint64_t npages;
 	uint8_t wrapper_id, gopanic_id, sigpanic_id, panicwrap_id;
 	bool ids_known;
 	uint64_t globals[GOSYM_NGLOBALS][3]; /* by method: [0] unused, [1] symtab, [2] code */
@@ -133,6 +135,7 @@ int32_t gs_pcdata(const struct gosym *g, const uint8_t *f, uint32_t table, uint6
 const char *gs_file(const struct gosym *g, const uint8_t *f, int32_t fileno);
 const uint8_t *gs_funcdata(const struct gosym *g, const uint8_t *f, uint32_t i, uint64_t n);
 void gs_moduledata(struct gosym *g);
+void gs_pcln_index(struct gosym *g);
 
 /* frames.c */
 const char *gs_print_name(const struct gosym *g, int64_t nameoff, const char *raw);
