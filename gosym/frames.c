@@ -11,7 +11,7 @@
 #include "gosym/internal.h"
 
 #define PCDATA_INLTREEINDEX 2
-#define FUNCDATA_INLTREE 3
+#define FUNCDATA_INLTREE    3
 
 /* "pkg.F[go.shape.int]" → "pkg.F[...]" like runtime funcNamePiecesForPrint. */
 static char *make_print_name(const char *raw)
@@ -313,8 +313,8 @@ static bool reinserts_callers(const struct gosym *g)
  * The PC of the caller frame CallersFrames inserts after (f, ix) when the next stack
  * PC is not that caller's virtual PC; 0 when none.
  */
-static uint64_t missing_caller(const struct gosym *g, const uint8_t *f, int32_t ix,
-			       uint8_t cur_id, uint64_t next_pc)
+static uint64_t missing_caller(const struct gosym *g, const uint8_t *f, int32_t ix, uint8_t cur_id,
+			       uint64_t next_pc)
 {
 	uint64_t upc;
 	int32_t uix;
@@ -403,7 +403,8 @@ int gosym_func_at(const struct gosym *g, uint32_t i, uint64_t *entry, uint64_t *
 	if (!g || !g->pcln.base || i >= g->pcln.nfunc || !(f = gs_func(g, i)))
 		return -ENOENT;
 	if (entry)
-		*entry = g->pcln.text_start + rd32(g->pcln.base + g->pcln.pcln_off + (uint64_t)i * 8);
+		*entry =
+		    g->pcln.text_start + rd32(g->pcln.base + g->pcln.pcln_off + (uint64_t)i * 8);
 	if (end)
 		*end = g->pcln.text_start +
 		       rd32(g->pcln.base + g->pcln.pcln_off + ((uint64_t)i + 1) * 8);

@@ -10,16 +10,16 @@
 
 #include "gosym/internal.h"
 
-#define MAGIC_GO12 0xfffffffbu
+#define MAGIC_GO12  0xfffffffbu
 #define MAGIC_GO116 0xfffffffau
 #define MAGIC_GO118 0xfffffff0u
 #define MAGIC_GO120 0xfffffff1u
-#define HDR_SIZE 72
+#define HDR_SIZE    72
 
 /* Moduledata field offsets (runtime/symtab.go), amd64. */
 #define MD_FUNCNAMETAB 8
-#define MD_GOFUNC_118 304
-#define MD_GOFUNC_120 320
+#define MD_GOFUNC_118  304
+#define MD_GOFUNC_120  320
 
 static bool magic_known(uint32_t m)
 {
@@ -39,13 +39,15 @@ static uint64_t table_end(const uint64_t offs[5], uint64_t off, uint64_t size)
 static int reject_format(uint32_t magic, char *err, size_t errlen)
 {
 	if (magic == MAGIC_GO116) {
-		gs_err(err, errlen, "gosym: pclntab format 0xfffffffa (Go 1.16-1.17) is not supported; "
-				    "gosym reads Go 1.18 and later");
+		gs_err(err, errlen,
+		       "gosym: pclntab format 0xfffffffa (Go 1.16-1.17) is not supported; "
+		       "gosym reads Go 1.18 and later");
 		return -ENOTSUP;
 	}
 	if (magic == MAGIC_GO12) {
-		gs_err(err, errlen, "gosym: pclntab format 0xfffffffb (Go 1.2-1.15) is not supported; "
-				    "gosym reads Go 1.18 and later");
+		gs_err(err, errlen,
+		       "gosym: pclntab format 0xfffffffb (Go 1.2-1.15) is not supported; "
+		       "gosym reads Go 1.18 and later");
 		return -ENOTSUP;
 	}
 	gs_err(err, errlen, "gosym: no Go pclntab (magic 0x%08x)", magic);
@@ -189,7 +191,7 @@ static uint64_t search(const struct gs_pcln *t, uint64_t lo, uint64_t hi, uint64
 }
 
 #define PAGE_SHIFT 12
-#define SCAN_MAX 8
+#define SCAN_MAX   8
 
 /*
  * The first function of every 4 KiB of text (like the runtime's findfunctab): a

@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define PCLN_ROOM 0x1800
+#define PCLN_ROOM   0x1800
 #define GOFUNC_ROOM 0x800
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -29,11 +29,11 @@ int main(int argc, char **argv)
 		const char *name;
 		struct fixture_opts o;
 	} variants[] = {
-		{"fixture-go120", {0}},
-		{"fixture-go120-symtab", {.symtab = true}},
-		{"fixture-go118-pie", {.go118 = true, .pie = true}},
-		{"fixture-scan", {.no_pcln_name = true}},
-		{"fixture-disabled", {.disabled = true, .symtab = true}},
+	    {"fixture-go120", {0}},
+	    {"fixture-go120-symtab", {.symtab = true}},
+	    {"fixture-go118-pie", {.go118 = true, .pie = true}},
+	    {"fixture-scan", {.no_pcln_name = true}},
+	    {"fixture-disabled", {.disabled = true, .symtab = true}},
 	};
 	int err = 0;
 

@@ -66,8 +66,8 @@ static void check_globals(const struct fixture_opts *o, enum gosym_method want)
 	struct fx_buf b;
 	struct gosym *g = fx_open(o, &b);
 	const uint64_t addrs[GOSYM_NGLOBALS] = {
-		FX_MBUCKETS, FX_RATE, o->disabled ? FX_DISABLE_DISABLED : FX_DISABLE_ENABLED,
-		FX_MPROFCYCLE, FX_ALLGLEN, FX_ALLGPTR};
+	    FX_MBUCKETS,   FX_RATE,    o->disabled ? FX_DISABLE_DISABLED : FX_DISABLE_ENABLED,
+	    FX_MPROFCYCLE, FX_ALLGLEN, FX_ALLGPTR};
 
 	REQUIRE(g);
 	for (int i = 0; i < GOSYM_NGLOBALS; i++) {
@@ -373,8 +373,8 @@ static long member_offset(Dwarf_Die *st, const char *member)
 		Dwarf_Attribute a;
 		Dwarf_Word w;
 		const char *n = dwarf_diename(&child);
-		if (n && !strcmp(n, member) &&
-		    dwarf_attr(&child, DW_AT_data_member_location, &a) && !dwarf_formudata(&a, &w))
+		if (n && !strcmp(n, member) && dwarf_attr(&child, DW_AT_data_member_location, &a) &&
+		    !dwarf_formudata(&a, &w))
 			return (long)w;
 	} while (dwarf_siblingof(&child, &child) == 0);
 	return -1;
@@ -427,21 +427,21 @@ TEST(gosym_layout_matches_dwarf)
 		REQUIRE(g);
 		REQUIRE(gosym_layout(g, &l) == 0);
 		struct dw_query q[] = {
-			{"runtime.bucket", "allnext", l.bucket_allnext},
-			{"runtime.bucket", "typ", l.bucket_typ},
-			{"runtime.bucket", "size", l.bucket_size_field},
-			{"runtime.bucket", "nstk", l.bucket_nstk},
-			{"runtime.memRecord", "future", l.memrecord_future},
-			{"runtime.memRecordCycle", "frees", l.cycle_frees},
-			{"runtime.memRecordCycle", "alloc_bytes", l.cycle_alloc_bytes},
-			{"runtime.memRecordCycle", "free_bytes", l.cycle_free_bytes},
-			{"runtime.moduledata", "gofunc", l.moduledata_gofunc},
-			{"runtime.g", "sched", 56}, /* gobuf: sp 0, pc 8, bp 48 */
-			{"runtime.gobuf", "bp", l.g_sched_bp - 56},
-			{"runtime.g", "atomicstatus", l.g_atomicstatus},
-			{"runtime.g", "goid", l.g_goid},
-			{"runtime.g", "waitreason", l.g_waitreason},
-			{"runtime.g", "gopc", l.g_gopc},
+		    {"runtime.bucket", "allnext", l.bucket_allnext},
+		    {"runtime.bucket", "typ", l.bucket_typ},
+		    {"runtime.bucket", "size", l.bucket_size_field},
+		    {"runtime.bucket", "nstk", l.bucket_nstk},
+		    {"runtime.memRecord", "future", l.memrecord_future},
+		    {"runtime.memRecordCycle", "frees", l.cycle_frees},
+		    {"runtime.memRecordCycle", "alloc_bytes", l.cycle_alloc_bytes},
+		    {"runtime.memRecordCycle", "free_bytes", l.cycle_free_bytes},
+		    {"runtime.moduledata", "gofunc", l.moduledata_gofunc},
+		    {"runtime.g", "sched", 56}, /* gobuf: sp 0, pc 8, bp 48 */
+		    {"runtime.gobuf", "bp", l.g_sched_bp - 56},
+		    {"runtime.g", "atomicstatus", l.g_atomicstatus},
+		    {"runtime.g", "goid", l.g_goid},
+		    {"runtime.g", "waitreason", l.g_waitreason},
+		    {"runtime.g", "gopc", l.g_gopc},
 		};
 		long want[sizeof(q) / sizeof(q[0])];
 		int nq = (int)(sizeof(q) / sizeof(q[0]));

@@ -23,24 +23,24 @@ struct fixture_opts {
 	bool pie;	   /* ET_DYN */
 };
 
-#define FX_BASE 0x400000ULL
-#define FX_TEXT 0x401000ULL
-#define FX_PCLN 0x402000ULL
-#define FX_GOFUNC 0x403800ULL
+#define FX_BASE	     0x400000ULL
+#define FX_TEXT	     0x401000ULL
+#define FX_PCLN	     0x402000ULL
+#define FX_GOFUNC    0x403800ULL
 #define FX_BUILDINFO 0x404000ULL
 #define FX_NOPTRDATA 0x404100ULL
-#define FX_DATA 0x404400ULL
-#define FX_BSS 0x404500ULL
-#define FX_SIZE 0x6000
+#define FX_DATA	     0x404400ULL
+#define FX_BSS	     0x404500ULL
+#define FX_SIZE	     0x6000
 
 /* Globals' planted addresses. */
-#define FX_MBUCKETS (FX_BSS + 0x00)
-#define FX_ALLGLEN (FX_BSS + 0x08)
-#define FX_ALLGPTR (FX_BSS + 0x10)
-#define FX_MPROFCYCLE (FX_BSS + 0x18)
-#define FX_DISABLE_ENABLED (FX_BSS + 0x20)
+#define FX_MBUCKETS	    (FX_BSS + 0x00)
+#define FX_ALLGLEN	    (FX_BSS + 0x08)
+#define FX_ALLGPTR	    (FX_BSS + 0x10)
+#define FX_MPROFCYCLE	    (FX_BSS + 0x18)
+#define FX_DISABLE_ENABLED  (FX_BSS + 0x20)
 #define FX_DISABLE_DISABLED (FX_DATA + 0x00)
-#define FX_RATE (FX_NOPTRDATA + 0x200)
+#define FX_RATE		    (FX_NOPTRDATA + 0x200)
 
 /* Functions: 0x40 bytes each from FX_TEXT. */
 enum {
@@ -59,22 +59,29 @@ enum {
 #define FX_FUNC(i) (FX_TEXT + 0x40ULL * (i))
 
 static const char *const fx_names[FX_NFUNC] = {
-	"runtime.mProf_FlushLocked", "runtime.forEachGRace", "runtime.mProf_Flush",
-	"runtime.schedinit", "main.outer", "main.gen[go.shape.int]", "runtime.gopanic",
-	"runtime.sigpanic", "runtime.panicwrap", "runtime.systemstack_switch",
+    "runtime.mProf_FlushLocked",
+    "runtime.forEachGRace",
+    "runtime.mProf_Flush",
+    "runtime.schedinit",
+    "main.outer",
+    "main.gen[go.shape.int]",
+    "runtime.gopanic",
+    "runtime.sigpanic",
+    "runtime.panicwrap",
+    "runtime.systemstack_switch",
 };
 static const uint8_t fx_ids[FX_NFUNC] = {0, 0, 0, 0, 0, 0, 10, 19, 15, 21};
-#define FX_FILE "/src/x.go"
+#define FX_FILE	 "/src/x.go"
 #define FX_INNER "main.inner"
 /* main.outer: [0,8) line 10, [8,16) line 20 inlined from main.inner, [16,64) line 11. */
 #define FX_OUTER_LINE_A 10
-#define FX_INNER_LINE 20
+#define FX_INNER_LINE	20
 #define FX_OUTER_LINE_B 11
-#define FX_INNER_START 19
-#define FX_PARENT_PC 4
-#define FX_LINE(i) (100 + 10 * (i)) /* the single line of every other function */
-#define FX_START(i) (99 + 10 * (i))
-#define FX_GO_BUILDID "fxbuild/abc123"
+#define FX_INNER_START	19
+#define FX_PARENT_PC	4
+#define FX_LINE(i)	(100 + 10 * (i)) /* the single line of every other function */
+#define FX_START(i)	(99 + 10 * (i))
+#define FX_GO_BUILDID	"fxbuild/abc123"
 
 struct fx_buf {
 	uint8_t *p;
@@ -281,17 +288,28 @@ static size_t fx_note(uint8_t *p, const char *name, uint32_t type, const void *d
 static void fx_shdr(uint8_t *sh, uint32_t name, uint32_t type, uint64_t flags, uint64_t addr,
 		    uint64_t off, uint64_t size, uint32_t link, uint64_t entsize)
 {
-	Elf64_Shdr s = {.sh_name = name, .sh_type = type, .sh_flags = flags, .sh_addr = addr,
-			.sh_offset = off, .sh_size = size, .sh_link = link, .sh_addralign = 1,
+	Elf64_Shdr s = {.sh_name = name,
+			.sh_type = type,
+			.sh_flags = flags,
+			.sh_addr = addr,
+			.sh_offset = off,
+			.sh_size = size,
+			.sh_link = link,
+			.sh_addralign = 1,
 			.sh_entsize = entsize};
 	memcpy(sh, &s, sizeof(s));
 }
 
 static void fx_phdr(uint8_t *ph, uint32_t flags, uint64_t off, uint64_t filesz, uint64_t memsz)
 {
-	Elf64_Phdr p = {.p_type = PT_LOAD, .p_flags = flags, .p_offset = off,
-			.p_vaddr = FX_BASE + off, .p_paddr = FX_BASE + off, .p_filesz = filesz,
-			.p_memsz = memsz, .p_align = 0x1000};
+	Elf64_Phdr p = {.p_type = PT_LOAD,
+			.p_flags = flags,
+			.p_offset = off,
+			.p_vaddr = FX_BASE + off,
+			.p_paddr = FX_BASE + off,
+			.p_filesz = filesz,
+			.p_memsz = memsz,
+			.p_align = 0x1000};
 	memcpy(ph, &p, sizeof(p));
 }
 
@@ -299,18 +317,21 @@ static void fx_phdr(uint8_t *ph, uint32_t flags, uint64_t off, uint64_t filesz, 
 static void fx_symtab(uint8_t *sym, size_t *symlen, uint8_t *str, size_t *strlen_, bool disabled)
 {
 	static const char *const names[6] = {
-		"runtime.mbuckets", "runtime.MemProfileRate", "runtime.disableMemoryProfiling",
-		"runtime.mProfCycle", "runtime.allglen", "runtime.allgptr"};
-	const uint64_t addrs[6] = {FX_MBUCKETS, FX_RATE,
-				   disabled ? FX_DISABLE_DISABLED : FX_DISABLE_ENABLED,
-				   FX_MPROFCYCLE, FX_ALLGLEN, FX_ALLGPTR};
+	    "runtime.mbuckets",	  "runtime.MemProfileRate", "runtime.disableMemoryProfiling",
+	    "runtime.mProfCycle", "runtime.allglen",	    "runtime.allgptr"};
+	const uint64_t addrs[6] = {
+	    FX_MBUCKETS,   FX_RATE,    disabled ? FX_DISABLE_DISABLED : FX_DISABLE_ENABLED,
+	    FX_MPROFCYCLE, FX_ALLGLEN, FX_ALLGPTR};
 	size_t s = 1;
 
 	str[0] = 0;
 	memset(sym, 0, sizeof(Elf64_Sym));
 	for (int i = 0; i < 6; i++) {
-		Elf64_Sym e = {.st_name = (uint32_t)s, .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT),
-			       .st_shndx = 1, .st_value = addrs[i], .st_size = 8};
+		Elf64_Sym e = {.st_name = (uint32_t)s,
+			       .st_info = ELF64_ST_INFO(STB_GLOBAL, STT_OBJECT),
+			       .st_shndx = 1,
+			       .st_value = addrs[i],
+			       .st_size = 8};
 		memcpy(sym + sizeof(e) * (i + 1), &e, sizeof(e));
 		strcpy((char *)str + s, names[i]);
 		s += strlen(names[i]) + 1;
@@ -325,9 +346,20 @@ static bool fixture_build(const struct fixture_opts *o, struct fx_buf *buf)
 	static const char shstr[] = "\0.text\0.gopclntab\0.rodata\0.go.buildinfo\0.noptrdata\0"
 				    ".data\0.bss\0.note.go.buildid\0.note.gnu.build-id\0"
 				    ".shstrtab\0.symtab\0.strtab";
-	enum { N_TEXT = 1, N_PCLN = 7, N_RODATA = 18, N_BI = 26, N_NOPTR = 40, N_DATA = 51,
-	       N_BSS = 57, N_GOID = 62, N_GNUID = 79, N_SHSTR = 98, N_SYMTAB = 108,
-	       N_STRTAB = 116 };
+	enum {
+		N_TEXT = 1,
+		N_PCLN = 7,
+		N_RODATA = 18,
+		N_BI = 26,
+		N_NOPTR = 40,
+		N_DATA = 51,
+		N_BSS = 57,
+		N_GOID = 62,
+		N_GNUID = 79,
+		N_SHSTR = 98,
+		N_SYMTAB = 108,
+		N_STRTAB = 116
+	};
 	uint8_t *p = calloc(1, FX_SIZE);
 	uint8_t gnu[20];
 	size_t pcl, nlen, symlen = 0, strl = 0, off, nsec;
