@@ -53,9 +53,11 @@ static int load_phdrs(struct gosym *g, Elf *elf, char *err, size_t errlen)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		/* A segment whose file bytes lie outside the file is unusable: clamp it. */
-		uint64_t filesz = ph.p_filesz;
-		if (!in_bounds(ph.p_offset, filesz, g->len))
-			filesz = ph.p_offset < g->len ? g->len - ph.p_offset : 0;
+		uint64_t filesz = ph.p_filesz, offset = ph.p_offset;
+		if (!in_bounds(offset, filesz, g->len))
+			filesz = offset < g->len ? g->len - offset : 0;
+		if (!filesz) /* no file bytes: keep every buf + offset inside the buffer */
+			offset = 0;
 		g->phdrs[g->nphdrs++] = (struct gs_segment){
 		    .vaddr = ph.p_vaddr,
 		    .offset = ph.p_offset,

@@ -336,7 +336,8 @@ int32_t gs_pcvalue(const struct gosym *g, const uint8_t *f, uint32_t table_off, 
 			return -1;
 		if (!pv_varint(&p, end, &uvdelta) || !pv_varint(&p, end, &pcdelta))
 			return -1;
-		val += (int32_t)(-(uvdelta & 1) ^ (uvdelta >> 1));
+		/* wraps like the runtime's int32 arithmetic, without signed overflow */
+		val = (int32_t)((uint32_t)val + (-(uvdelta & 1) ^ (uvdelta >> 1)));
 		cur += (uint64_t)(uint32_t)(pcdelta * quantum);
 		if (pc < cur)
 			return val;
