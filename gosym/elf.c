@@ -60,7 +60,7 @@ static int load_phdrs(struct gosym *g, Elf *elf, char *err, size_t errlen)
 			offset = 0;
 		g->phdrs[g->nphdrs++] = (struct gs_segment){
 		    .vaddr = ph.p_vaddr,
-		    .offset = ph.p_offset,
+		    .offset = offset,
 		    .filesz = filesz,
 		    .memsz = ph.p_memsz,
 		    .flags = ph.p_flags,
