@@ -10,7 +10,7 @@
 #include "gosym/internal.h"
 
 static const uint8_t bi_magic[14] = "\xff Go buildinf:";
-#define BI_HDR 32
+#define BI_HDR	      32
 #define BI_MAX_STRING (1 << 20) /* far above any real module list */
 
 /* Reads a uvarint from [*p, end); false when it runs off the end or past 64 bits. */

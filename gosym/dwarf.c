@@ -78,12 +78,15 @@ static Dwarf *open_dwarf(struct gosym *g)
 	const char *root = g->debug_root ? g->debug_root : DEFAULT_DEBUG_ROOT;
 	Dwarf *dw;
 
-	if (g->no_dwarf)
+	if (g->no_dwarf || !g->path)
 		return NULL;
-	if (g->info.has_dwarf && (dw = dwarf_begin_elf(g->elf, DWARF_C_READ, NULL)))
+	/*
+	 * The binary's own DWARF is read through a second, file-backed Elf: libdw
+	 * decompresses .zdebug/SHF_COMPRESSED sections in place, which must not touch the
+	 * caller's read-only image. (So handles opened from memory get no DWARF.)
+	 */
+	if (g->info.has_dwarf && (dw = open_debug_file(g, g->path)))
 		return dw;
-	if (!g->path)
-		return NULL;
 	if ((dw = by_build_id(g, root)))
 		return dw;
 	return by_debuglink(g, root);
@@ -155,31 +158,42 @@ static void native_frame(const struct gosym *g, uint64_t pc, Dwarf_Die *fn, cons
 		out->file_offset = 0;
 }
 
-/* Fills the inline chain at pc from the CU's scopes; innermost first. */
+/*
+ * Fills the inline chain at pc, innermost first. dwarf_getscopes() continues from an
+ * inlined subroutine into its abstract origin's scopes, not its caller, so each
+ * caller is found from the concrete inlined DIE with dwarf_getscopes_die().
+ */
 static int dwarf_frames(const struct gosym *g, Dwarf_Die *cu, uint64_t pc, struct gosym_frame *out,
 			size_t max)
 {
 	Dwarf_Die *scopes = NULL;
 	Dwarf_Line *ln = dwarf_getsrc_die(cu, pc);
 	const char *file = ln ? dwarf_linesrc(ln, NULL, NULL) : NULL;
-	int line = 0, nscopes, n = 0, ret = 0;
+	int line = 0, nscopes, n = 0, ret = 0, i = 0;
 
 	if (ln)
 		dwarf_lineno(ln, &line);
 	if (!file)
 		file = "??";
 	nscopes = dwarf_getscopes(cu, pc, &scopes);
-	for (int i = 0; i < nscopes && n < GOSYM_MAX_INLINE_DEPTH; i++) {
-		if (!is_func_scope(&scopes[i]))
+	while (i < nscopes && n < GOSYM_MAX_INLINE_DEPTH) {
+		Dwarf_Die die = scopes[i++];
+		if (!is_func_scope(&die))
 			continue;
 		if ((size_t)n == max) {
 			ret = -ENOSPC;
 			break;
 		}
-		bool inl = dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine;
-		native_frame(g, pc, &scopes[i], file, line, inl, &out[n++]);
-		if (inl) /* the caller's position is this inline's call site */
-			call_site(cu, &scopes[i], &file, &line);
+		bool inl = dwarf_tag(&die) == DW_TAG_inlined_subroutine;
+		native_frame(g, pc, &die, file, line, inl, &out[n++]);
+		if (!inl)
+			break;
+		/* The caller's position is this inline's call site. */
+		call_site(cu, &die, &file, &line);
+		free(scopes);
+		scopes = NULL;
+		nscopes = dwarf_getscopes_die(&die, &scopes);
+		i = 1; /* [0] is the inlined DIE itself */
 	}
 	free(scopes);
 	if (ret)

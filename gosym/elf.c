@@ -53,15 +53,17 @@ static int load_phdrs(struct gosym *g, Elf *elf, char *err, size_t errlen)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		/* A segment whose file bytes lie outside the file is unusable: clamp it. */
-		uint64_t filesz = ph.p_filesz;
-		if (!in_bounds(ph.p_offset, filesz, g->len))
-			filesz = ph.p_offset < g->len ? g->len - ph.p_offset : 0;
+		uint64_t filesz = ph.p_filesz, offset = ph.p_offset;
+		if (!in_bounds(offset, filesz, g->len))
+			filesz = offset < g->len ? g->len - offset : 0;
+		if (!filesz) /* no file bytes: keep every buf + offset inside the buffer */
+			offset = 0;
 		g->phdrs[g->nphdrs++] = (struct gs_segment){
-			.vaddr = ph.p_vaddr,
-			.offset = ph.p_offset,
-			.filesz = filesz,
-			.memsz = ph.p_memsz,
-			.flags = ph.p_flags,
+		    .vaddr = ph.p_vaddr,
+		    .offset = offset,
+		    .filesz = filesz,
+		    .memsz = ph.p_memsz,
+		    .flags = ph.p_flags,
 		};
 	}
 	return 0;
@@ -93,12 +95,12 @@ static int load_sections(struct gosym *g, Elf *elf, char *err, size_t errlen)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		g->secs[g->nsecs++] = (struct gs_section){
-			.name = name ? name : "",
-			.addr = sh.sh_addr,
-			.offset = sh.sh_offset,
-			.size = sh.sh_size,
-			.type = sh.sh_type,
-			.flags = sh.sh_flags,
+		    .name = name ? name : "",
+		    .addr = sh.sh_addr,
+		    .offset = sh.sh_offset,
+		    .size = sh.sh_size,
+		    .type = sh.sh_type,
+		    .flags = sh.sh_flags,
 		};
 	}
 	return 0;
@@ -280,10 +282,13 @@ static void take_note(struct gosym *g, const uint8_t *name, uint32_t namesz, uin
 {
 	struct gosym_info *in = &g->info;
 
-	if ((namesz == 3 || namesz == 4) && !memcmp(name, "Go", 3) && type == 4 && !in->go_build_id[0]) {
-		size_t n = descsz < sizeof(in->go_build_id) - 1 ? descsz : sizeof(in->go_build_id) - 1;
+	if ((namesz == 3 || namesz == 4) && !memcmp(name, "Go", 3) && type == 4 &&
+	    !in->go_build_id[0]) {
+		size_t n =
+		    descsz < sizeof(in->go_build_id) - 1 ? descsz : sizeof(in->go_build_id) - 1;
 		for (size_t i = 0; i < n; i++) /* keep it printable: it ends up in output */
-			in->go_build_id[i] = desc[i] >= 0x20 && desc[i] < 0x7f ? (char)desc[i] : '?';
+			in->go_build_id[i] =
+			    desc[i] >= 0x20 && desc[i] < 0x7f ? (char)desc[i] : '?';
 		in->go_build_id[n] = 0;
 	} else if (namesz == 4 && !memcmp(name, "GNU", 4) && type == NT_GNU_BUILD_ID &&
 		   !in->gnu_build_id[0] && descsz <= 20) {
@@ -297,7 +302,8 @@ static void walk_notes(struct gosym *g, const uint8_t *p, uint64_t n)
 	uint64_t off = 0;
 
 	while (in_bounds(off, 12, n)) {
-		uint32_t namesz = rd32(p + off), descsz = rd32(p + off + 4), type = rd32(p + off + 8);
+		uint32_t namesz = rd32(p + off), descsz = rd32(p + off + 4),
+			 type = rd32(p + off + 8);
 		uint64_t name_off = off + 12;
 		uint64_t desc_off = name_off + (((uint64_t)namesz + 3) & ~3ULL);
 		uint64_t next = desc_off + (((uint64_t)descsz + 3) & ~3ULL);
@@ -323,8 +329,8 @@ void gs_elf_notes(struct gosym *g)
 }
 
 static const char *const symtab_names[GOSYM_NGLOBALS] = {
-	"runtime.mbuckets", "runtime.MemProfileRate", "runtime.disableMemoryProfiling",
-	"runtime.mProfCycle", "runtime.allglen", "runtime.allgptr",
+    "runtime.mbuckets",	  "runtime.MemProfileRate", "runtime.disableMemoryProfiling",
+    "runtime.mProfCycle", "runtime.allglen",	    "runtime.allgptr",
 };
 
 const char *gosym_global_name(enum gosym_global which)
@@ -352,7 +358,8 @@ int gs_symtab_globals(struct gosym *g)
 		for (size_t i = 0; i < count; i++) {
 			GElf_Sym sym;
 			const char *name;
-			if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
+			if (!gelf_getsym(data, (int)i, &sym) ||
+			    GELF_ST_TYPE(sym.st_info) != STT_OBJECT)
 				continue;
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			if (!name || strncmp(name, "runtime.", 8))

@@ -11,7 +11,7 @@
 #include "gosym/internal.h"
 
 #define PCDATA_INLTREEINDEX 2
-#define FUNCDATA_INLTREE 3
+#define FUNCDATA_INLTREE    3
 
 /* "pkg.F[go.shape.int]" → "pkg.F[...]" like runtime funcNamePiecesForPrint. */
 static char *make_print_name(const char *raw)
@@ -215,13 +215,39 @@ static void fill_unknown(const struct gosym *g, uint64_t pc, struct gosym_frame 
 		out->file_offset = 0;
 }
 
+static void prefetch_in(const struct gs_pcln *t, uint64_t start, uint64_t end, uint64_t off)
+{
+	if (off < end - start)
+		__builtin_prefetch(t->base + start + off);
+}
+
+/*
+ * A lookup is bound by memory latency: the name, the pc-value tables and the file
+ * table entry of a function sit in different parts of a multi-megabyte pclntab. Ask
+ * for all of them at once, as soon as the _func record is known, instead of missing
+ * the cache on each in turn.
+ */
+static void prefetch_func(const struct gosym *g, const uint8_t *f)
+{
+	const struct gs_pcln *t = &g->pcln;
+
+	prefetch_in(t, t->funcname_off, t->funcname_end, rd32(f + 4));
+	prefetch_in(t, t->pc_off, t->pc_end, rd32(f + 20));
+	prefetch_in(t, t->pc_off, t->pc_end, rd32(f + 24));
+	prefetch_in(t, t->cu_off, t->cu_end, (uint64_t)rd32(f + 32) * 4);
+	if (rd32(f + 28) > 2)
+		prefetch_in(t, t->pc_off, t->pc_end, rd32(f + t->func_size + 8));
+}
+
 /* Physical function of pc, or NULL; *entry set. */
 static const uint8_t *func_for(const struct gosym *g, uint64_t pc, uint64_t *entry)
 {
 	int64_t i = gs_find_func(g, pc);
 	const uint8_t *f = i >= 0 ? gs_func(g, (uint64_t)i) : NULL;
-	if (f)
+	if (f) {
+		prefetch_func(g, f);
 		*entry = gs_func_entry(g, f);
+	}
 	return f;
 }
 
@@ -287,8 +313,8 @@ static bool reinserts_callers(const struct gosym *g)
  * The PC of the caller frame CallersFrames inserts after (f, ix) when the next stack
  * PC is not that caller's virtual PC; 0 when none.
  */
-static uint64_t missing_caller(const struct gosym *g, const uint8_t *f, int32_t ix,
-			       uint8_t cur_id, uint64_t next_pc)
+static uint64_t missing_caller(const struct gosym *g, const uint8_t *f, int32_t ix, uint8_t cur_id,
+			       uint64_t next_pc)
 {
 	uint64_t upc;
 	int32_t uix;
@@ -377,7 +403,8 @@ int gosym_func_at(const struct gosym *g, uint32_t i, uint64_t *entry, uint64_t *
 	if (!g || !g->pcln.base || i >= g->pcln.nfunc || !(f = gs_func(g, i)))
 		return -ENOENT;
 	if (entry)
-		*entry = g->pcln.text_start + rd32(g->pcln.base + g->pcln.pcln_off + (uint64_t)i * 8);
+		*entry =
+		    g->pcln.text_start + rd32(g->pcln.base + g->pcln.pcln_off + (uint64_t)i * 8);
 	if (end)
 		*end = g->pcln.text_start +
 		       rd32(g->pcln.base + g->pcln.pcln_off + ((uint64_t)i + 1) * 8);

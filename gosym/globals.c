@@ -14,8 +14,8 @@
 enum { F_FLUSHLOCKED, F_FOREACHG, F_FLUSH, F_SCHEDINIT, F_INIT, NFUNCS };
 
 static const char *const func_names[NFUNCS] = {
-	"runtime.mProf_FlushLocked", "runtime.forEachGRace", "runtime.mProf_Flush",
-	"runtime.schedinit", "runtime.init",
+    "runtime.mProf_FlushLocked", "runtime.forEachGRace", "runtime.mProf_Flush",
+    "runtime.schedinit",	 "runtime.init",
 };
 
 struct code {
@@ -108,7 +108,8 @@ static bool init_pair(const struct gosym *g, const struct code *c, uint64_t *dis
 		for (; j + 7 <= c->len && j < lim; j++) {
 			if (j + 5 <= c->len && !memcmp(c->p + j, k512, 5))
 				seen_k = true;
-			if (seen_k && c->p[j] == 0x48 && c->p[j + 1] == 0x89 && c->p[j + 2] == 0x05) {
+			if (seen_k && c->p[j] == 0x48 && c->p[j + 1] == 0x89 &&
+			    c->p[j + 2] == 0x05) {
 				uint64_t r = rip_target(c, j + 3, j + 7);
 				if (!writable(g, d) || !writable(g, r))
 					break;
@@ -138,7 +139,8 @@ void gs_decode_globals(struct gosym *g)
 	gs_funcs_by_names(g, func_names, idx, NFUNCS);
 	for (int i = 0; i < NFUNCS; i++) {
 		uint64_t entry, end;
-		if (idx[i] < 0 || gosym_func_at(g, (uint32_t)idx[i], &entry, &end, NULL) || end <= entry)
+		if (idx[i] < 0 || gosym_func_at(g, (uint32_t)idx[i], &entry, &end, NULL) ||
+		    end <= entry)
 			continue;
 		c[i].p = gs_vaddr_ptr(g, entry, end - entry, NULL);
 		c[i].len = c[i].p ? end - entry : 0;
@@ -191,7 +193,8 @@ const char *gosym_method_name(enum gosym_method how)
 int gosym_global_by(const struct gosym *g, enum gosym_global which, enum gosym_method how,
 		    uint64_t *addr)
 {
-	if (!g || (unsigned)which >= GOSYM_NGLOBALS || (how != GOSYM_BY_SYMTAB && how != GOSYM_BY_CODE))
+	if (!g || (unsigned)which >= GOSYM_NGLOBALS ||
+	    (how != GOSYM_BY_SYMTAB && how != GOSYM_BY_CODE))
 		return -EINVAL;
 	if (!g->globals[which][how])
 		return -ENOENT;

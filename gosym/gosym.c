@@ -51,6 +51,7 @@ static int load(struct gosym *g, char *err, size_t errlen)
 	ret = gs_pcln_find(g, err, errlen);
 	if (ret)
 		return ret;
+	gs_pcln_index(g);
 	gs_moduledata(g);
 	gs_func_ids(g);
 	gs_symtab_globals(g);
@@ -83,8 +84,7 @@ struct gosym *gosym_open_mem(const void *buf, size_t len, const struct gosym_opt
 	struct gosym *g;
 
 	if (!buf) {
-		gs_err(opts ? opts->errbuf : NULL, opts ? opts->errbuf_len : 0,
-		       "gosym: no buffer");
+		gs_err(opts ? opts->errbuf : NULL, opts ? opts->errbuf_len : 0, "gosym: no buffer");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -115,10 +115,9 @@ struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
-		e = errno && !S_ISREG(st.st_mode) ? EINVAL : errno ? errno : EINVAL;
 		gs_err(err, errlen, "gosym: %s is not a regular, non-empty file", path);
 		close(fd);
-		errno = e;
+		errno = EINVAL;
 		return NULL;
 	}
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -150,6 +149,7 @@ void gosym_close(struct gosym *g)
 	gs_dwarf_free(g);
 	gs_elf_free(g);
 	gs_names_free(g);
+	free(g->page_index);
 	if (g->map)
 		munmap(g->map, g->map_len);
 	pthread_mutex_destroy(&g->names_mu);
@@ -208,25 +208,25 @@ int gosym_layout(const struct gosym *g, struct gosym_layout *l)
 		return -ENOTSUP;
 	memset(l, 0, sizeof(*l));
 	*l = (struct gosym_layout){
-		.bucket_size = 48,
-		.bucket_next = 0,
-		.bucket_allnext = 8,
-		.bucket_typ = 16,
-		.bucket_hash = 24,
-		.bucket_size_field = 32,
-		.bucket_nstk = 40,
-		.bucket_typ_memory = 1,
-		.memrecord_size = 128,
-		.memrecord_active = 0,
-		.memrecord_future = 32,
-		.cycle_size = 32,
-		.cycle_allocs = 0,
-		.cycle_frees = 8,
-		.cycle_alloc_bytes = 16,
-		.cycle_free_bytes = 24,
-		.max_stack_depth = minor <= 22 ? 32 : 128,
-		.max_stack_depth_limit = minor <= 22 ? 32 : 1024,
-		.moduledata_gofunc = minor <= 19 ? 304 : 320,
+	    .bucket_size = 48,
+	    .bucket_next = 0,
+	    .bucket_allnext = 8,
+	    .bucket_typ = 16,
+	    .bucket_hash = 24,
+	    .bucket_size_field = 32,
+	    .bucket_nstk = 40,
+	    .bucket_typ_memory = 1,
+	    .memrecord_size = 128,
+	    .memrecord_active = 0,
+	    .memrecord_future = 32,
+	    .cycle_size = 32,
+	    .cycle_allocs = 0,
+	    .cycle_frees = 8,
+	    .cycle_alloc_bytes = 16,
+	    .cycle_free_bytes = 24,
+	    .max_stack_depth = minor <= 22 ? 32 : 128,
+	    .max_stack_depth_limit = minor <= 22 ? 32 : 1024,
+	    .moduledata_gofunc = minor <= 19 ? 304 : 320,
 	};
 	g_layout(minor, l);
 	return 0;

@@ -62,19 +62,19 @@ enum gosym_pcln_format {
 };
 
 struct gosym_info {
-	char go_version[64];	  /* "go1.23.5" from .go.buildinfo, "" if absent */
-	int go_major, go_minor;	  /* 1, 23; 0 when unknown */
-	char main_module[256];	  /* main module path, "" if absent */
-	char go_build_id[256];	  /* .note.go.buildid, "" if absent */
-	char gnu_build_id[41];	  /* hex of NT_GNU_BUILD_ID, "" if absent */
-	bool is_pie;		  /* ET_DYN */
-	bool is_stripped;	  /* no .symtab */
-	bool has_dwarf;		  /* .debug_info in the file itself */
-	bool is_cgo;		  /* non-Go code in the text (external link) */
+	char go_version[64];	/* "go1.23.5" from .go.buildinfo, "" if absent */
+	int go_major, go_minor; /* 1, 23; 0 when unknown */
+	char main_module[256];	/* main module path, "" if absent */
+	char go_build_id[256];	/* .note.go.buildid, "" if absent */
+	char gnu_build_id[41];	/* hex of NT_GNU_BUILD_ID, "" if absent */
+	bool is_pie;		/* ET_DYN */
+	bool is_stripped;	/* no .symtab */
+	bool has_dwarf;		/* .debug_info in the file itself */
+	bool is_cgo;		/* non-Go code in the text (external link) */
 	enum gosym_pcln_format pcln_format;
 	uint32_t pcln_magic;
-	uint64_t pclntab_addr;	  /* file vaddr of the pclntab header */
-	const char *pclntab_where; /* section name, or "scan" when found by scanning */
+	uint64_t pclntab_addr;	       /* file vaddr of the pclntab header */
+	const char *pclntab_where;     /* section name, or "scan" when found by scanning */
 	uint64_t text_start, text_end; /* Go text covered by the pclntab */
 	uint32_t nfunc;
 	uint64_t lowest_load_vaddr; /* p_vaddr of the lowest PT_LOAD (page aligned) */
@@ -93,12 +93,12 @@ const struct gosym_info *gosym_info(const struct gosym *g);
 uint64_t gosym_load_bias(const struct gosym *g, uint64_t map_start);
 
 enum gosym_global {
-	GOSYM_MBUCKETS,		 /* runtime.mbuckets (*bucket) */
-	GOSYM_MEMPROFILERATE,	 /* runtime.MemProfileRate (int) */
-	GOSYM_DISABLE_MEMPROF,	 /* runtime.disableMemoryProfiling (bool) */
-	GOSYM_MPROFCYCLE,	 /* runtime.mProfCycle (uint32) */
-	GOSYM_ALLGLEN,		 /* runtime.allglen (uintptr) */
-	GOSYM_ALLGPTR,		 /* runtime.allgptr (**g) */
+	GOSYM_MBUCKETS,	       /* runtime.mbuckets (*bucket) */
+	GOSYM_MEMPROFILERATE,  /* runtime.MemProfileRate (int) */
+	GOSYM_DISABLE_MEMPROF, /* runtime.disableMemoryProfiling (bool) */
+	GOSYM_MPROFCYCLE,      /* runtime.mProfCycle (uint32) */
+	GOSYM_ALLGLEN,	       /* runtime.allglen (uintptr) */
+	GOSYM_ALLGPTR,	       /* runtime.allgptr (**g) */
 	GOSYM_NGLOBALS,
 };
 
@@ -127,48 +127,48 @@ int gosym_global_by(const struct gosym *g, enum gosym_global which, enum gosym_m
 /* Struct layouts of the runtime version this binary was built with. */
 struct gosym_layout {
 	/* bucket header and its trailing stack and memRecord (runtime/mprof.go) */
-	uint32_t bucket_size;	/* 48: header; stack follows */
+	uint32_t bucket_size; /* 48: header; stack follows */
 	uint32_t bucket_next, bucket_allnext, bucket_typ, bucket_hash, bucket_size_field,
-		bucket_nstk;
-	uint32_t bucket_typ_memory; /* 1 */
-	uint32_t memrecord_size;    /* 128 */
+	    bucket_nstk;
+	uint32_t bucket_typ_memory;		     /* 1 */
+	uint32_t memrecord_size;		     /* 128 */
 	uint32_t memrecord_active, memrecord_future; /* cycle 0 and future[0] */
-	uint32_t cycle_size;	    /* 32 */
+	uint32_t cycle_size;			     /* 32 */
 	uint32_t cycle_allocs, cycle_frees, cycle_alloc_bytes, cycle_free_bytes;
-	uint32_t max_stack_depth;   /* default profiling depth: 32 (≤1.22), 128 (1.23+) */
+	uint32_t max_stack_depth;	/* default profiling depth: 32 (≤1.22), 128 (1.23+) */
 	uint32_t max_stack_depth_limit; /* deepest possible: 32 (≤1.22), 1024 (1.23+) */
 	/* moduledata */
 	uint32_t moduledata_gofunc;
 	/* g (goroutine) on amd64 */
-	uint32_t g_stack_lo, g_stack_hi, g_sched_sp, g_sched_pc, g_sched_bp, g_atomicstatus,
-		g_goid, g_waitreason, g_gopc;
+	uint32_t g_stack_lo, g_stack_hi, g_sched_sp, g_sched_pc, g_sched_bp, g_atomicstatus, g_goid,
+	    g_waitreason, g_gopc;
 };
 
 /* Fills *out for this binary's Go version; -ENOTSUP when the version is unknown. */
 int gosym_layout(const struct gosym *g, struct gosym_layout *out);
 
 enum gosym_frame_kind {
-	GOSYM_FRAME_GO,	    /* from the pclntab */
-	GOSYM_FRAME_NATIVE, /* non-Go code, from DWARF */
+	GOSYM_FRAME_GO,	     /* from the pclntab */
+	GOSYM_FRAME_NATIVE,  /* non-Go code, from DWARF */
 	GOSYM_FRAME_UNKNOWN, /* outside any known code: only map offset is meaningful */
 };
 
 struct gosym_frame {
-	uint64_t pc;		/* the PC looked up (pc-1 for a return PC past entry) */
-	uint64_t entry;		/* entry of the physical function (0 if unknown) */
-	const char *name;	/* print name: generic shape args shown as "[...]" */
-	const char *raw_name;	/* symbol name as stored */
-	const char *func_name;	/* raw name of the physical (outermost) function */
-	const char *function;	/* exactly runtime.Frame.Function: print name from Go 1.21,
-				 * raw name before */
-	const char *file;	/* "?" when unknown */
-	int line;		/* 0 when unknown */
-	int start_line;		/* line of the func keyword; 0 when unknown (Go ≤1.19) */
-	bool inlined;		/* this logical frame was inlined into its caller */
-	uint8_t func_id;	/* runtime funcID of the logical function */
+	uint64_t pc;	       /* the PC looked up (pc-1 for a return PC past entry) */
+	uint64_t entry;	       /* entry of the physical function (0 if unknown) */
+	const char *name;      /* print name: generic shape args shown as "[...]" */
+	const char *raw_name;  /* symbol name as stored */
+	const char *func_name; /* raw name of the physical (outermost) function */
+	const char *function;  /* exactly runtime.Frame.Function: print name from Go 1.21,
+				* raw name before */
+	const char *file;      /* "?" when unknown */
+	int line;	       /* 0 when unknown */
+	int start_line;	       /* line of the func keyword; 0 when unknown (Go ≤1.19) */
+	bool inlined;	       /* this logical frame was inlined into its caller */
+	uint8_t func_id;       /* runtime funcID of the logical function */
 	enum gosym_frame_kind kind;
-	uint64_t file_offset;	/* pc's offset in the ELF file (for mapping+offset) */
-	size_t index;		/* for gosym_stack: which input PC produced this frame */
+	uint64_t file_offset; /* pc's offset in the ELF file (for mapping+offset) */
+	size_t index;	      /* for gosym_stack: which input PC produced this frame */
 };
 
 /* Lookup flags. */

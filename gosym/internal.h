@@ -9,10 +9,10 @@
 #include "gosym/gosym.h"
 
 /* Hard limits: a crafted file never makes gosym allocate or loop more than this. */
-#define GOSYM_MAX_SECTIONS 4096
-#define GOSYM_MAX_PHDRS 256
-#define GOSYM_MAX_INLINE_DEPTH 64 /* inline chain walked for one PC */
-#define GOSYM_MAX_NAME 4096	  /* longest name we accept from a string table */
+#define GOSYM_MAX_SECTIONS     4096
+#define GOSYM_MAX_PHDRS	       256
+#define GOSYM_MAX_INLINE_DEPTH 64   /* inline chain walked for one PC */
+#define GOSYM_MAX_NAME	       4096 /* longest name we accept from a string table */
 
 struct gs_section {
 	const char *name;
@@ -39,8 +39,8 @@ struct gs_pcln {
 	uint64_t file_off, file_end;
 	uint64_t pc_off, pc_end;
 	uint64_t pcln_off, pcln_end;
-	uint32_t func_size;  /* 40 (1.18–1.19) or 44 (1.20+) */
-	uint32_t inl_size;   /* 20 or 16 */
+	uint32_t func_size; /* 40 (1.18–1.19) or 44 (1.20+) */
+	uint32_t inl_size;  /* 20 or 16 */
 };
 
 /* A cached print name ("pkg.F[...]") of a generic function, keyed by name offset. */
@@ -62,6 +62,8 @@ struct gosym {
 	size_t nphdrs;
 	struct gosym_info info;
 	struct gs_pcln pcln;
+	uint32_t *page_index; /* first function of each 4 KiB of text */
+	uint64_t npages;
 	uint8_t wrapper_id, gopanic_id, sigpanic_id, panicwrap_id;
 	bool ids_known;
 	uint64_t globals[GOSYM_NGLOBALS][3]; /* by method: [0] unused, [1] symtab, [2] code */
@@ -72,10 +74,10 @@ struct gosym {
 	/* DWARF for non-Go code, opened on first use */
 	pthread_mutex_t dw_mu;
 	bool dw_tried;
-	void *dw;	 /* Dwarf * */
-	void *dw_elf;	 /* Elf * of a separate debug file, if used */
+	void *dw;     /* Dwarf * */
+	void *dw_elf; /* Elf * of a separate debug file, if used */
 	int dw_fd;
-	char *path;	 /* for finding separate debug files */
+	char *path; /* for finding separate debug files */
 	char *debug_root;
 	bool no_dwarf;
 };
@@ -133,6 +135,7 @@ int32_t gs_pcdata(const struct gosym *g, const uint8_t *f, uint32_t table, uint6
 const char *gs_file(const struct gosym *g, const uint8_t *f, int32_t fileno);
 const uint8_t *gs_funcdata(const struct gosym *g, const uint8_t *f, uint32_t i, uint64_t n);
 void gs_moduledata(struct gosym *g);
+void gs_pcln_index(struct gosym *g);
 
 /* frames.c */
 const char *gs_print_name(const struct gosym *g, int64_t nameoff, const char *raw);

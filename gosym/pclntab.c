@@ -6,19 +6,20 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "gosym/internal.h"
 
-#define MAGIC_GO12 0xfffffffbu
+#define MAGIC_GO12  0xfffffffbu
 #define MAGIC_GO116 0xfffffffau
 #define MAGIC_GO118 0xfffffff0u
 #define MAGIC_GO120 0xfffffff1u
-#define HDR_SIZE 72
+#define HDR_SIZE    72
 
 /* Moduledata field offsets (runtime/symtab.go), amd64. */
 #define MD_FUNCNAMETAB 8
-#define MD_GOFUNC_118 304
-#define MD_GOFUNC_120 320
+#define MD_GOFUNC_118  304
+#define MD_GOFUNC_120  320
 
 static bool magic_known(uint32_t m)
 {
@@ -38,13 +39,15 @@ static uint64_t table_end(const uint64_t offs[5], uint64_t off, uint64_t size)
 static int reject_format(uint32_t magic, char *err, size_t errlen)
 {
 	if (magic == MAGIC_GO116) {
-		gs_err(err, errlen, "gosym: pclntab format 0xfffffffa (Go 1.16-1.17) is not supported; "
-				    "gosym reads Go 1.18 and later");
+		gs_err(err, errlen,
+		       "gosym: pclntab format 0xfffffffa (Go 1.16-1.17) is not supported; "
+		       "gosym reads Go 1.18 and later");
 		return -ENOTSUP;
 	}
 	if (magic == MAGIC_GO12) {
-		gs_err(err, errlen, "gosym: pclntab format 0xfffffffb (Go 1.2-1.15) is not supported; "
-				    "gosym reads Go 1.18 and later");
+		gs_err(err, errlen,
+		       "gosym: pclntab format 0xfffffffb (Go 1.2-1.15) is not supported; "
+		       "gosym reads Go 1.18 and later");
 		return -ENOTSUP;
 	}
 	gs_err(err, errlen, "gosym: no Go pclntab (magic 0x%08x)", magic);
@@ -174,25 +177,70 @@ static uint32_t functab_entry(const struct gs_pcln *t, uint64_t i)
 	return rd32(t->base + t->pcln_off + i * 8);
 }
 
-/* Index of the function containing pc, or -1. Binary search over the function table. */
-int64_t gs_find_func(const struct gosym *g, uint64_t pc)
+/* Largest i in [lo, hi) with entry[i] <= off (entry[lo] <= off < entry[hi] assumed). */
+static uint64_t search(const struct gs_pcln *t, uint64_t lo, uint64_t hi, uint64_t off)
 {
-	const struct gs_pcln *t = &g->pcln;
-	uint64_t lo = 0, hi = t->nfunc, off;
-
-	if (!t->base || pc < t->text_start)
-		return -1;
-	off = pc - t->text_start;
-	if (off >= functab_entry(t, t->nfunc) || off < functab_entry(t, 0))
-		return -1;
-	while (hi - lo > 1) { /* invariant: entry[lo] <= off < entry[hi] */
+	while (hi - lo > 1) {
 		uint64_t mid = lo + (hi - lo) / 2;
 		if (functab_entry(t, mid) <= off)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return (int64_t)lo;
+	return lo;
+}
+
+#define PAGE_SHIFT 12
+#define SCAN_MAX   8
+
+/*
+ * The first function of every 4 KiB of text (like the runtime's findfunctab): a
+ * lookup starts next to its function instead of binary-searching a large table with
+ * a cache miss per step. Its size follows the text actually in the file (4 bytes per
+ * 4 KiB), never a count read from the file.
+ */
+void gs_pcln_index(struct gosym *g)
+{
+	const struct gs_pcln *t = &g->pcln;
+	uint64_t span = g->info.text_end - g->info.text_start, npages, i = 0;
+
+	if (!t->base || g->info.text_end < g->info.text_start || span > g->len)
+		return;
+	npages = (span >> PAGE_SHIFT) + 1;
+	g->page_index = malloc(npages * sizeof(*g->page_index));
+	if (!g->page_index)
+		return;
+	for (uint64_t p = 0; p < npages; p++) {
+		uint64_t off = p << PAGE_SHIFT;
+		while (i + 1 < t->nfunc && functab_entry(t, i + 1) <= off)
+			i++;
+		g->page_index[p] = (uint32_t)i;
+	}
+	g->npages = npages;
+}
+
+/* Index of the function containing pc, or -1. */
+int64_t gs_find_func(const struct gosym *g, uint64_t pc)
+{
+	const struct gs_pcln *t = &g->pcln;
+	uint64_t off, i;
+
+	if (!t->base || pc < t->text_start)
+		return -1;
+	off = pc - t->text_start;
+	if (off >= functab_entry(t, t->nfunc) || off < functab_entry(t, 0))
+		return -1;
+	if ((off >> PAGE_SHIFT) >= g->npages)
+		return (int64_t)search(t, 0, t->nfunc, off);
+	i = g->page_index[off >> PAGE_SHIFT];
+	for (int k = 0; k < SCAN_MAX; k++, i++) {
+		if (i + 1 >= t->nfunc || functab_entry(t, i + 1) > off)
+			return functab_entry(t, i) <= off ? (int64_t)i : -1;
+	}
+	/* Many functions in one page (or an unsorted table): binary search the rest. */
+	if (functab_entry(t, i) > off)
+		return (int64_t)search(t, 0, t->nfunc, off);
+	return (int64_t)search(t, i, t->nfunc, off);
 }
 
 /* The i-th _func record, or NULL if it or its pcdata/funcdata arrays fall outside. */
@@ -243,7 +291,7 @@ const char *gs_name_at(const struct gosym *g, int64_t nameoff)
 }
 
 /* One uvarint of the pc-value encoding (runtime readvarint: 32-bit wrap). */
-static bool pv_varint(const uint8_t **p, const uint8_t *end, uint32_t *v)
+static bool pv_varint_slow(const uint8_t **p, const uint8_t *end, uint32_t *v)
 {
 	uint32_t x = 0;
 	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
@@ -257,6 +305,16 @@ static bool pv_varint(const uint8_t **p, const uint8_t *end, uint32_t *v)
 	return false;
 }
 
+/* Most deltas fit one byte: take that path without a loop. */
+static inline bool pv_varint(const uint8_t **p, const uint8_t *end, uint32_t *v)
+{
+	if (*p < end && !(**p & 0x80)) {
+		*v = *(*p)++;
+		return true;
+	}
+	return pv_varint_slow(p, end, v);
+}
+
 /*
  * The value of a pc-value table at pc, as runtime pcvalue computes it: -1 when the
  * table is absent or does not cover pc.
@@ -266,6 +324,7 @@ int32_t gs_pcvalue(const struct gosym *g, const uint8_t *f, uint32_t table_off, 
 	const struct gs_pcln *t = &g->pcln;
 	const uint8_t *p, *end = t->base + t->pc_end;
 	uint64_t entry = gs_func_entry(g, f), cur = entry;
+	uint32_t quantum = t->quantum;
 	int32_t val = -1;
 
 	if (table_off == 0 || table_off >= t->pc_end - t->pc_off)
@@ -277,8 +336,9 @@ int32_t gs_pcvalue(const struct gosym *g, const uint8_t *f, uint32_t table_off, 
 			return -1;
 		if (!pv_varint(&p, end, &uvdelta) || !pv_varint(&p, end, &pcdelta))
 			return -1;
-		val += (int32_t)(-(uvdelta & 1) ^ (uvdelta >> 1));
-		cur += (uint64_t)(uint32_t)(pcdelta * t->quantum);
+		/* wraps like the runtime's int32 arithmetic, without signed overflow */
+		val = (int32_t)((uint32_t)val + (-(uvdelta & 1) ^ (uvdelta >> 1)));
+		cur += (uint64_t)(uint32_t)(pcdelta * quantum);
 		if (pc < cur)
 			return val;
 	}

@@ -60,8 +60,7 @@ static void decide(const struct gosym *g, struct verdict *v)
 			 "allocations after it starts are sampled)");
 	} else {
 		v->ok = true;
-		snprintf(v->text, sizeof(v->text),
-			 "yes: oomprof can profile this program at OOM%s",
+		snprintf(v->text, sizeof(v->text), "yes: oomprof can profile this program at OOM%s",
 			 in->profiling_disabled < 0 ? " (memory profiling state unknown)" : "");
 	}
 }
@@ -153,9 +152,9 @@ static void print_text(const char *path, const struct gosym *g, const struct ver
 int cmd_inspect(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	char err[512] = "";
 	struct gosym_opts go = {.errbuf = err, .errbuf_len = sizeof(err), .no_dwarf = true};

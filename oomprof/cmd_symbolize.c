@@ -17,19 +17,19 @@
 
 struct sym_opts {
 	bool return_pc, raw_names, addresses;
-	const char *binary;
+	const char *binary, *debug_root;
 };
 
 static void sym_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: oomprof symbolize [OPTIONS] BINARY [ADDR...]\n"
-		"Prints function and file:line for each address, inlined frames first.\n"
-		"Addresses are hex file addresses; without any, they are read from stdin.\n\n"
-		"  -r, --return     addresses are return PCs: look up pc-1 (as stacks need)\n"
-		"      --raw-names  print symbol names as stored (generic shapes included)\n"
-		"  -a, --addresses  print each address before its frames\n"
-		"  -h, --help       this help\n");
+	fprintf(out, "usage: oomprof symbolize [OPTIONS] BINARY [ADDR...]\n"
+		     "Prints function and file:line for each address, inlined frames first.\n"
+		     "Addresses are hex file addresses; without any, they are read from stdin.\n\n"
+		     "  -r, --return     addresses are return PCs: look up pc-1 (as stacks need)\n"
+		     "      --raw-names  print symbol names as stored (generic shapes included)\n"
+		     "  -a, --addresses  print each address before its frames\n"
+		     "      --debug-root DIR  where separate debug files live (/usr/lib/debug)\n"
+		     "  -h, --help       this help\n");
 }
 
 static bool parse_addr(const char *s, uint64_t *out)
@@ -76,11 +76,9 @@ static void print_frames(const struct gosym *g, const struct sym_opts *o, uint64
 static int parse_sym_args(int argc, char **argv, struct sym_opts *o)
 {
 	static const struct option longopts[] = {
-		{"return", no_argument, NULL, 'r'},
-		{"raw-names", no_argument, NULL, 'R'},
-		{"addresses", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"return", no_argument, NULL, 'r'},	   {"raw-names", no_argument, NULL, 'R'},
+	    {"addresses", no_argument, NULL, 'a'}, {"debug-root", required_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},	   {0},
 	};
 	int c;
 
@@ -95,6 +93,9 @@ static int parse_sym_args(int argc, char **argv, struct sym_opts *o)
 			break;
 		case 'a':
 			o->addresses = true;
+			break;
+		case 'D':
+			o->debug_root = optarg;
 			break;
 		case 'h':
 			sym_usage(stdout);
@@ -130,6 +131,7 @@ int cmd_symbolize(int argc, char **argv)
 
 	if (first < 0)
 		return first == -1 ? EXIT_OK : EXIT_USAGE;
+	go.debug_root = o.debug_root;
 	g = gosym_open(o.binary, &go);
 	if (!g) {
 		fprintf(stderr, "oomprof symbolize: %s\n", err[0] ? err : strerror(errno));

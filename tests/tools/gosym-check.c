@@ -111,8 +111,8 @@ static int cmd_samefuncs(const char *a, const char *b)
 		gosym_func_at(ga, i, &ea, &za, &na);
 		gosym_func_at(gb, i, &eb, &zb, &nb);
 		if (ea != eb || za != zb || strcmp(na, nb)) {
-			printf("mismatch: function %u: %s@0x%" PRIx64 " vs %s@0x%" PRIx64 "\n", i, na,
-			       ea, nb, eb);
+			printf("mismatch: function %u: %s@0x%" PRIx64 " vs %s@0x%" PRIx64 "\n", i,
+			       na, ea, nb, eb);
 			bad++;
 		}
 	}
@@ -205,8 +205,8 @@ static void start_stack(struct frames_run *r, char *line)
 static void end_stack(struct frames_run *r)
 {
 	if (r->stacks && r->next != r->nout && r->bad++ < 10)
-		printf("mismatch: stack %ld: gosym gave %d frames, runtime %d\n", r->stacks, r->nout,
-		       r->next);
+		printf("mismatch: stack %ld: gosym gave %d frames, runtime %d\n", r->stacks,
+		       r->nout, r->next);
 }
 
 static void check_frame(struct frames_run *r, char *line)
@@ -287,19 +287,24 @@ static int check_globals(struct gosym *g, int fd, uint64_t bias, long rate, int 
 	}
 	if ((long)v[GOSYM_MEMPROFILERATE] != rate)
 		printf("mismatch: MemProfileRate %" PRIu64 ", want %ld\n", v[GOSYM_MEMPROFILERATE],
-		       rate), bad++;
+		       rate),
+		    bad++;
 	if ((int)v[GOSYM_DISABLE_MEMPROF] != disabled)
 		printf("mismatch: disableMemoryProfiling %" PRIu64 ", want %d\n",
-		       v[GOSYM_DISABLE_MEMPROF], disabled), bad++;
+		       v[GOSYM_DISABLE_MEMPROF], disabled),
+		    bad++;
 	if (gosym_info(g)->profiling_disabled != disabled)
 		printf("mismatch: file says profiling_disabled=%d, want %d\n",
-		       gosym_info(g)->profiling_disabled, disabled), bad++;
+		       gosym_info(g)->profiling_disabled, disabled),
+		    bad++;
 	if (!disabled) {
 		if (!v[GOSYM_MBUCKETS] || read_mem(fd, v[GOSYM_MBUCKETS], hdr, sizeof(hdr)))
 			printf("mismatch: mbuckets points nowhere\n"), bad++;
-		else if (hdr[2] != l.bucket_typ_memory || !hdr[5] || hdr[5] > l.max_stack_depth_limit)
-			printf("mismatch: bucket typ %" PRIu64 " nstk %" PRIu64 "\n", hdr[2], hdr[5]),
-				bad++;
+		else if (hdr[2] != l.bucket_typ_memory || !hdr[5] ||
+			 hdr[5] > l.max_stack_depth_limit)
+			printf("mismatch: bucket typ %" PRIu64 " nstk %" PRIu64 "\n", hdr[2],
+			       hdr[5]),
+			    bad++;
 		else
 			printf("first bucket: typ %" PRIu64 " size %" PRIu64 " nstk %" PRIu64 "\n",
 			       hdr[2], hdr[4], hdr[5]);
@@ -370,6 +375,7 @@ int main(int argc, char **argv)
 		return cmd_globals(argv[2], atoi(argv[3]), atol(argv[4]), atoi(argv[5]));
 	if (!strcmp(cmd, "bothmethods") && argc == 3)
 		return cmd_bothmethods(argv[2]);
-	fprintf(stderr, "usage: gosym-check pcs|addr2line|samefuncs|frames|globals|bothmethods …\n");
+	fprintf(stderr,
+		"usage: gosym-check pcs|addr2line|samefuncs|frames|globals|bothmethods …\n");
 	return 2;
 }
