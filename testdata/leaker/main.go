@@ -142,6 +142,7 @@ func main() {
 //	gc             run a garbage collection
 //	profile PATH   runtime.GC, then write the runtime/pprof heap profile to PATH
 //	frames PATH    write every memory-profile record's stack as runtime.CallersFrames gives it
+//	oom            allocate until killed, as -mode=oom does
 //	quit           exit
 func serve() {
 	in := bufio.NewScanner(os.Stdin)
@@ -158,6 +159,10 @@ func serve() {
 			fmt.Println("ok")
 		case "quit":
 			return
+		case "oom":
+			for {
+				allocRound()
+			}
 		default:
 			if err := profileCommand(f); err != nil {
 				fmt.Printf("error %v\n", err)

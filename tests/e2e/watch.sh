@@ -190,27 +190,38 @@ fi
 watch_stop
 
 # ---- a victim that started before the daemon ----
-"$MEMCG_RUN" --limit 192M --timeout 60 --report "$E2E_TMP/report" -- \
-	"$(testdata_bin "$v" stripped leaker)" -mode oom -rate 1 -pause 30ms >/dev/null 2>&1 &
-runner=$!
-sleep 1
-watch_start
-wait "$runner"
-pid=$(sed -n 's/^pid=//p' "$E2E_TMP/report")
-if grep -qx outcome=oom-killed "$E2E_TMP/report" && f=$(profile_of "$pid") &&
-	[ "$(share "$f" "$v" main.retainGeneric | cut -d. -f1)" -ge 40 ]; then
-	pass started-before-daemon
+# It waits, in its memory cgroup, until the daemon is up; then it is told to grow.
+if prog_start early "$MEMCG_RUN" --limit 192M --timeout 60 --report "$E2E_TMP/report" -- \
+	"$(testdata_bin "$v" stripped leaker)" -mode hold -mb 8 -rate 1; then
+	runner=${PROG_PID[early]}
+	watch_start
+	echo oom >&"${PROG_FD[early]}"
+	wait "$runner"
+	unset "PROG_PID[early]"
+	pid=$(sed -n 's/^pid=//p' "$E2E_TMP/report")
+	if grep -qx outcome=oom-killed "$E2E_TMP/report" && f=$(profile_of "$pid") &&
+		[ "$(share "$f" "$v" main.retainGeneric | cut -d. -f1)" -ge 40 ]; then
+		pass started-before-daemon
+	else
+		fail started-before-daemon "pid $pid: $(tr '\n' ' ' <"$E2E_TMP/report") $(grep -- "$pid" "$LOG" | tail -n 2 | tr '\n' ' ')"
+	fi
 else
-	fail started-before-daemon "$(grep -- "$pid" "$LOG" | tail -n 2 | tr '\n' ' ')"
+	fail started-before-daemon "the leaker did not start"
 fi
 
 # ---- 100 kills in a row: every profile written; fds, map entries and RSS stable ----
 fds() { ls /proc/"$WATCH_PID"/fd | wc -l; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' /proc/"$WATCH_PID"/status; }
+# Entries of the daemon's table of registered processes (its BPF map "procs"),
+# found through the map ids in its own fds.
 procs_map_entries() {
-	local id
-	id=$(bpftool map show 2>/dev/null | awk -F'[: ]+' '/ name go_procs / { print $1 }' | head -n 1)
-	[ -n "$id" ] && bpftool map dump id "$id" 2>/dev/null | grep -c '"key"' || echo 0
+	local f id
+	for f in /proc/"$WATCH_PID"/fdinfo/*; do
+		id=$(awk '/^map_id:/ { print $2 }' "$f" 2>/dev/null)
+		[ -n "$id" ] && bpftool map show id "$id" 2>/dev/null | grep -q ' name procs ' &&
+			{ bpftool map dump id "$id" 2>/dev/null | grep -c '^key\|"key"'; return; }
+	done
+	echo "none"
 }
 oom "$(testdata_bin "$v" default leaker)" 64M -mode oom -rate 1 # warm-up
 fd0=$(fds) rss0=$(rss_kb) map0=$(procs_map_entries)
@@ -221,11 +232,11 @@ for k in $(seq 100); do
 	profile_of "$pid" >/dev/null && written=$((written + 1))
 done
 fd1=$(fds) rss1=$(rss_kb) map1=$(procs_map_entries)
-echo "soak: fds $fd0 -> $fd1, rss $rss0 -> $rss1 kB, go_procs entries $map0 -> $map1"
-if [ "$written" -eq 100 ] && [ "$fd1" -le "$fd0" ] && [ "$map1" -le "$map0" ] &&
+echo "soak: fds $fd0 -> $fd1, rss $rss0 -> $rss1 kB, procs map entries $map0 -> $map1"
+if [ "$written" -eq 100 ] && [ "$fd1" -le "$fd0" ] && [ "$map0" != none ] && [ "$map1" -le "$map0" ] &&
 	[ "$rss1" -le $((rss0 + 4096)) ]; then
 	pass hundred-kills
 else
-	fail hundred-kills "$written/100 written; fds $fd0->$fd1, go_procs $map0->$map1, rss $rss0->$rss1 kB"
+	fail hundred-kills "$written/100 written; fds $fd0->$fd1, procs map $map0->$map1, rss $rss0->$rss1 kB"
 fi
 watch_stop || fail clean-exit-after-soak "the daemon exited with an error"
