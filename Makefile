@@ -164,6 +164,7 @@ fuzz:
 	$(Q)for t in $(FUZZ_NAMES); do \
 		mkdir -p build/fuzz-work/$$t; \
 		echo "fuzz: $$t for $(FUZZ_TIME)s"; \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		build/fuzz-lf/fuzz-$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
 			build/fuzz-work/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done

@@ -31,7 +31,7 @@ cleanup() {
 	local p
 	for p in "${probes[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$tmp"
+	rm -rf "$tmp" "$E2E_TMP"
 }
 trap cleanup EXIT
 

@@ -9,8 +9,7 @@
 #    GNU build-id) against llvm-symbolizer, mapping+offset when there is no DWARF;
 #  - exit statuses: usage 2, failures 1 with a "gosym:" message.
 source "$(dirname "$0")/../lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$E2E_TMP # removed on exit by lib.sh
 SYMBOLIZER=$(command -v llvm-symbolizer || ls /usr/lib/llvm-*/bin/llvm-symbolizer 2>/dev/null | tail -n1)
 
 # field NAME: the value of "NAME: value" in $work/inspect.

@@ -9,8 +9,7 @@
 #  - methods: in unstripped builds the symtab and code-decoding methods agree.
 source "$(dirname "$0")/../lib.sh"
 CHECK=$BUILD/tests/gosym-check
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$E2E_TMP # removed on exit by lib.sh
 
 if [ "$(id -u)" -ne 0 ]; then
 	skip live "needs root to read /proc/PID/mem"

@@ -7,8 +7,7 @@
 source "$(dirname "$0")/../lib.sh"
 CHECK=$BUILD/tests/gosym-check
 NPCS=${GOSYM_NPCS:-10000}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$E2E_TMP # removed on exit by lib.sh
 
 unstripped_twin() {
 	case $1 in stripped) echo default ;; pie-stripped) echo pie ;; *) echo "$1" ;; esac

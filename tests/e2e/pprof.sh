@@ -12,8 +12,7 @@ if ! GO=$(oracle_go); then
 	exit 0
 fi
 [ -x "$FIXTURE" ] || { fail build "$FIXTURE missing (make tests)"; exit 0; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+work=$E2E_TMP # removed on exit by lib.sh
 
 "$FIXTURE" basic "$work/basic.pb.gz" || { fail fixture "pprof-fixture basic failed"; exit 0; }
 "$FIXTURE" default "$work/default.pb.gz" || { fail fixture "pprof-fixture default failed"; exit 0; }

@@ -13,7 +13,7 @@ work=$(mktemp -d)
 oracle_pid=
 cleanup() {
 	[ -n "$oracle_pid" ] && kill "$oracle_pid" 2>/dev/null
-	rm -rf "$work"
+	rm -rf "$work" "$E2E_TMP"
 }
 trap cleanup EXIT
 
