@@ -118,3 +118,47 @@ prog_stop_all() {
 pprof_samples() {
 	/usr/lib/go-$1/bin/go tool pprof -raw "$2" 2>/dev/null | awk -f "$ROOT/tests/pprof-samples.awk" | sort
 }
+
+# share FILE GOVERSION FUNCTION: percent of inuse_space whose leaf function starts with
+# FUNCTION.
+share() {
+	pprof_samples "$2" "$1" | awk -F ' [|] ' -v fn="$3" '{
+			split($1, v, " "); split($3, f, " "); total += v[4]
+			if (index(f[1], fn) == 1) mine += v[4] }
+		END { if (total > 0) printf "%.1f", 100 * mine / total; else print "nan" }'
+}
+
+# within VALUE WANT TOLERANCE: |VALUE - WANT| <= TOLERANCE.
+within() {
+	awk -v v="$1" -v w="$2" -v t="$3" 'BEGIN { exit !(v != "nan" && v - w <= t && w - v <= t) }'
+}
+
+# The daemon, writing into $E2E_TMP/profiles and logging into $E2E_TMP/watch.log.
+OUT=$E2E_TMP/profiles
+LOG=$E2E_TMP/watch.log
+WATCH_PID=
+
+# watch_start [ARGS...]: runs the daemon and waits until its start-up scan is done.
+watch_start() {
+	rm -rf "$OUT"
+	"$OOMPROF" watch -d "$OUT" "$@" >"$LOG" 2>&1 &
+	WATCH_PID=$!
+	wait_for "$LOG" 'watching [0-9]+ Go processes' 120
+}
+
+# watch_stop: SIGTERM, then its exit status.
+watch_stop() {
+	[ -n "$WATCH_PID" ] || return 0
+	kill -TERM "$WATCH_PID" 2>/dev/null
+	wait "$WATCH_PID" 2>/dev/null
+	local rc=$?
+	WATCH_PID=
+	return $rc
+}
+
+# log_ms REGEX: the time (ms since the epoch) of the daemon's first log line matching.
+log_ms() {
+	local stamp
+	stamp=$(grep -E "$1" "$LOG" | head -n 1 | cut -d' ' -f1)
+	[ -n "$stamp" ] && date -d "$stamp" +%s%3N
+}

@@ -7,18 +7,6 @@ source "$(dirname "$0")/../lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "watch bench: needs root"; exit 1; }
 v=$(go_versions | tail -n 1)
-OUT=$E2E_TMP/profiles LOG=$E2E_TMP/watch.log WATCH_PID=
-
-watch_start() {
-	rm -rf "$OUT"
-	"$OOMPROF" watch -d "$OUT" "$@" >"$LOG" 2>&1 &
-	WATCH_PID=$!
-	wait_for "$LOG" 'watching [0-9]+ Go processes' 120
-}
-watch_stop() {
-	[ -n "$WATCH_PID" ] && kill -TERM "$WATCH_PID" 2>/dev/null && wait "$WATCH_PID" 2>/dev/null
-	WATCH_PID=
-}
 trap 'watch_stop; for p in "${held[@]}"; do kill "$p" 2>/dev/null; done; prog_stop_all; rm -rf "$E2E_TMP"' EXIT
 
 # 1. allocation throughput, alternating runs without and with the daemon
@@ -39,11 +27,6 @@ awk -v a="${without[*]}" -v b="${with[*]}" 'BEGIN {
 }'
 
 # 2. kill-to-file latency, from the daemon's own log lines
-log_ms() {
-	local stamp
-	stamp=$(grep -E "$1" "$LOG" | head -n 1 | cut -d' ' -f1)
-	[ -n "$stamp" ] && date -d "$stamp" +%s%3N
-}
 watch_start
 for buckets in 10000 50000; do
 	"$MEMCG_RUN" --limit 256M --timeout 120 --report "$E2E_TMP/report" -- \

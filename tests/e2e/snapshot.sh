@@ -59,19 +59,6 @@ for v in $(go_versions); do
 	done
 done
 
-# share FILE GOVERSION FUNCTION: percent of inuse_space whose leaf is FUNCTION.
-share() {
-	pprof_samples "$2" "$1" | awk -F ' [|] ' -v fn="$3" '{
-			split($1, v, " "); split($3, f, " "); total += v[4]
-			if (index(f[1], fn) == 1) mine += v[4] }
-		END { if (total > 0) printf "%.1f", 100 * mine / total; else print "nan" }'
-}
-
-# within VALUE WANT TOLERANCE
-within() {
-	awk -v v="$1" -v w="$2" -v t="$3" 'BEGIN { exit !(v != "nan" && v - w <= t && w - v <= t) }'
-}
-
 # The leaker retains 50/30/20 % in retainGeneric, retainInlined (inlined), retainDeep.
 shares() {
 	local v=$1 mode=$2 rate=$3 tol=$4 name="shares-go$1-$2-rate$3" f=$E2E_TMP/shares.pb.gz

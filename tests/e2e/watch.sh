@@ -8,26 +8,6 @@ if [ -n "$why" ]; then
 	exit 0
 fi
 
-OUT=$E2E_TMP/profiles
-LOG=$E2E_TMP/watch.log
-WATCH_PID=
-
-# watch_start [ARGS...]: runs the daemon and waits until its start-up scan is done.
-watch_start() {
-	rm -rf "$OUT"
-	"$OOMPROF" watch -d "$OUT" "$@" >"$LOG" 2>&1 &
-	WATCH_PID=$!
-	wait_for "$LOG" 'watching [0-9]+ Go processes' 30
-}
-
-watch_stop() {
-	[ -n "$WATCH_PID" ] || return 0
-	kill -TERM "$WATCH_PID" 2>/dev/null
-	wait "$WATCH_PID" 2>/dev/null
-	local rc=$?
-	WATCH_PID=
-	return $rc
-}
 trap 'watch_stop; prog_stop_all; rm -rf "$E2E_TMP"' EXIT
 
 # oom PROGRAM-PATH LIMIT ARGS...: runs it in a fresh memory cgroup until the OOM kill.
@@ -50,23 +30,8 @@ profile_of() {
 	return 1
 }
 
-# ms since the epoch of the daemon's log line matching REGEX.
-log_ms() {
-	local stamp
-	stamp=$(grep -E "$1" "$LOG" | head -n 1 | cut -d' ' -f1)
-	[ -n "$stamp" ] && date -d "$stamp" +%s%3N
-}
-
 comment() { /usr/lib/go-$2/bin/go tool pprof -comments "$1" 2>/dev/null | sed -n "s/^$3: //p" | head -n 1; }
 
-# inuse share of functions whose leaf name starts with FN, in percent.
-share() {
-	pprof_samples "$2" "$1" | awk -F ' [|] ' -v fn="$3" '{
-			split($1, v, " "); split($3, f, " "); total += v[4]
-			if (index(f[1], fn) == 1) mine += v[4] }
-		END { if (total > 0) printf "%.1f", 100 * mine / total; else print "nan" }'
-}
-within() { awk -v v="$1" -v w="$2" -v t="$3" 'BEGIN { exit !(v != "nan" && v - w <= t && w - v <= t) }'; }
 inuse_total() { pprof_samples "$2" "$1" | awk '{ s += $4 } END { print s + 0 }'; }
 
 if ! watch_start; then
