@@ -198,8 +198,13 @@ for k in $(seq 100); do
 done
 fd1=$(fds) rss1=$(rss_kb) map1=$(procs_map_entries)
 echo "soak: fds $fd0 -> $fd1, rss $rss0 -> $rss1 kB, procs map entries $map0 -> $map1"
+# RSS may grow by 4 MiB at most. Under ASan its allocator keeps freed memory in
+# quarantine, so RSS says nothing there; LeakSanitizer checks for leaks when the
+# daemon exits instead (clean-exit-after-soak below).
+rss_slack=4096
+case "$BUILD" in */san) rss_slack=$((512 * 1024)) ;; esac
 if [ "$written" -eq 100 ] && [ "$fd1" -le "$fd0" ] && [ "$map0" != none ] && [ "$map1" -le "$map0" ] &&
-	[ "$rss1" -le $((rss0 + 4096)) ]; then
+	[ "$rss1" -le $((rss0 + rss_slack)) ]; then
 	pass hundred-kills
 else
 	fail hundred-kills "$written/100 written; fds $fd0->$fd1, procs map $map0->$map1, rss $rss0->$rss1 kB"
