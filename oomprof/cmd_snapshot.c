@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,13 @@ static int read_profile(struct go_target *t, struct raw_profile *raw, bool parti
 	e = live_read(t->pid, &t->addrs, NULL, raw, err, errlen);
 	if (e)
 		return e;
+	if (!partial && raw->status == RAW_READ_ERROR && kill(t->pid, 0) < 0 && errno == ESRCH) {
+		snprintf(err, errlen,
+			 "process %d (%s) exited while its profile was read; "
+			 "nothing written",
+			 t->pid, t->comm);
+		return -ESRCH;
+	}
 	if (raw->status != RAW_COMPLETE && !partial) {
 		snprintf(err, errlen,
 			 "process %d (%s): bucket list %s after %zu buckets (%s); nothing written "
@@ -71,11 +79,11 @@ static int write_profile(const struct go_target *t, const struct raw_profile *ra
 	char memcg[512] = "", container[80] = "", path[4096];
 	struct heap_binary bin = {.sym = t->sym, .bias = t->bias, .maps = &t->maps};
 	struct heap_meta meta = {
-		.pid = t->pid,
-		.comm = t->comm,
-		.trigger = "snapshot",
-		.time_ns = when,
-		.mode = o->mode,
+	    .pid = t->pid,
+	    .comm = t->comm,
+	    .trigger = "snapshot",
+	    .time_ns = when,
+	    .mode = o->mode,
 	};
 	struct pprof_builder *pb;
 	int e;
@@ -138,11 +146,13 @@ static int parse_pid(const char *s, pid_t *pid)
 
 int cmd_snapshot(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'}, {"dir", required_argument, NULL, 'd'},
-		{"cycles", required_argument, NULL, 'c'}, {"partial", no_argument, NULL, 'p'},
-		{"quiet", no_argument, NULL, 'q'},	  {"help", no_argument, NULL, 'h'},
-		{0}};
+	static const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+						 {"dir", required_argument, NULL, 'd'},
+						 {"cycles", required_argument, NULL, 'c'},
+						 {"partial", no_argument, NULL, 'p'},
+						 {"quiet", no_argument, NULL, 'q'},
+						 {"help", no_argument, NULL, 'h'},
+						 {0}};
 	struct snapshot_opts o = {.out_dir = ".", .mode = CYCLES_PUBLISHED};
 	int c, failed = 0, e;
 
@@ -156,8 +166,9 @@ int cmd_snapshot(int argc, char **argv)
 			break;
 		case 'c':
 			if (cycle_mode_parse(optarg, &o.mode) < 0) {
-				fprintf(stderr, "oomprof snapshot: --cycles takes latest or "
-						"published, not '%s'\n",
+				fprintf(stderr,
+					"oomprof snapshot: --cycles takes latest or "
+					"published, not '%s'\n",
 					optarg);
 				return EXIT_USAGE;
 			}

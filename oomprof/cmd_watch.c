@@ -26,7 +26,7 @@
 #include "oomprof/sink.h"
 #include "oomprof/target.h"
 
-#define DEFAULT_DIR "/var/lib/oomprof"
+#define DEFAULT_DIR	    "/var/lib/oomprof"
 #define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
 #define EXITED_KEEP_MS 30000
@@ -137,8 +137,8 @@ static void enable_profiling(struct watch *w, struct watched *p)
 		return;
 	e = live_write_u64(p->tgid, p->target.addrs.mem_profile_rate, (uint64_t)w->enable_rate);
 	if (e) {
-		log_warn("pid %d (%s): cannot enable memory profiling: %s", p->tgid,
-			 p->target.comm, strerror(-e));
+		log_warn("pid %d (%s): cannot enable memory profiling: %s", p->tgid, p->target.comm,
+			 strerror(-e));
 		return;
 	}
 	if (!p->enabled_by_us)
@@ -151,16 +151,15 @@ static void enable_profiling(struct watch *w, struct watched *p)
 static void register_proc(struct watch *w, struct watched *p)
 {
 	struct capture_target t = {
-		.mbuckets_addr = p->target.addrs.mbuckets,
-		.mem_profile_rate_addr = p->target.addrs.mem_profile_rate,
-		.prof_cycle_addr = p->target.addrs.prof_cycle,
-		.start_ticks = p->start_ticks,
+	    .mbuckets_addr = p->target.addrs.mbuckets,
+	    .mem_profile_rate_addr = p->target.addrs.mem_profile_rate,
+	    .prof_cycle_addr = p->target.addrs.prof_cycle,
+	    .start_ticks = p->start_ticks,
 	};
 	int e = capture_add_process(w->cap, p->tgid, &t);
 
 	if (e)
-		log_warn("pid %d (%s): cannot watch it: %s", p->tgid, p->target.comm,
-			 strerror(-e));
+		log_warn("pid %d (%s): cannot watch it: %s", p->tgid, p->target.comm, strerror(-e));
 	else
 		log_debug("watching pid %d (%s, %s)", p->tgid, p->target.comm,
 			  gosym_info(p->bin->sym)->go_version);
@@ -310,7 +309,7 @@ static void top_three(const char *path, char *buf, size_t len)
 			used += (size_t)snprintf(buf + used, len - used, "%s%s %.1f%%",
 						 i ? ", " : "", top.entries[i].name,
 						 100.0 * (double)top.entries[i].flat /
-							 (double)top.total);
+						     (double)top.total);
 		pprof_top_free(&top);
 	}
 	pprof_profile_free(prof);
@@ -344,16 +343,16 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 			       const struct capture_meta *m)
 {
 	char comments[4][160], path[4096], top[512], err[512];
-	struct heap_binary bin = {.sym = p->bin->sym, .bias = p->target.bias,
-				  .maps = &p->target.maps};
+	struct heap_binary bin = {
+	    .sym = p->bin->sym, .bias = p->target.bias, .maps = &p->target.maps};
 	struct heap_meta meta = {
-		.pid = p->tgid,
-		.comm = p->target.comm,
-		.memcg = p->memcg,
-		.container_id = p->container,
-		.trigger = "oom-kill",
-		.time_ns = p->kill_time_ns ? p->kill_time_ns : now_ns(),
-		.mode = CYCLES_LATEST,
+	    .pid = p->tgid,
+	    .comm = p->target.comm,
+	    .memcg = p->memcg,
+	    .container_id = p->container,
+	    .trigger = "oom-kill",
+	    .time_ns = p->kill_time_ns ? p->kill_time_ns : now_ns(),
+	    .mode = CYCLES_LATEST,
 	};
 	struct pprof_builder *pb;
 	int e;
@@ -482,13 +481,13 @@ struct watch_opts {
 static int parse_args(int argc, char **argv, struct watch_opts *o)
 {
 	static const struct option longopts[] = {
-		{"dir", required_argument, NULL, 'd'},
-		{"enable-memprofile", optional_argument, NULL, 'e'},
-		{"ring-buffer-size", required_argument, NULL, 'r'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"log-format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{0}};
+	    {"dir", required_argument, NULL, 'd'},
+	    {"enable-memprofile", optional_argument, NULL, 'e'},
+	    {"ring-buffer-size", required_argument, NULL, 'r'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"log-format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0}};
 	char *end;
 	int c;
 
@@ -500,8 +499,9 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 		case 'e':
 			o->enable_rate = optarg ? strtoll(optarg, &end, 10) : DEFAULT_ENABLE_RATE;
 			if (optarg && (*end || o->enable_rate <= 0)) {
-				fprintf(stderr, "oomprof watch: --enable-memprofile takes a "
-						"positive rate in bytes, not '%s'\n",
+				fprintf(stderr,
+					"oomprof watch: --enable-memprofile takes a "
+					"positive rate in bytes, not '%s'\n",
 					optarg);
 				return EXIT_USAGE;
 			}
@@ -566,8 +566,10 @@ int cmd_watch(int argc, char **argv)
 	w.dir = o.dir;
 	w.enable_rate = o.enable_rate;
 	w.bins = bincache_new();
-	copts.cb = (struct capture_callbacks){.on_victim = on_victim, .on_profile = on_profile,
-					      .on_exec = on_exec, .on_exit = on_exit_event,
+	copts.cb = (struct capture_callbacks){.on_victim = on_victim,
+					      .on_profile = on_profile,
+					      .on_exec = on_exec,
+					      .on_exit = on_exit_event,
 					      .ctx = &w};
 	copts.profile_ringbuf_bytes = o.ringbuf;
 	signal(SIGINT, on_stop_signal);

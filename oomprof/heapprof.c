@@ -14,11 +14,11 @@
 struct pc_entry {
 	uint64_t pc; /* runtime return PC; 0 = empty slot */
 	bool found;
-	bool is_runtime;       /* FuncForPC(pc) names a runtime.* function */
-	bool is_goexit;	       /* runtime.goexit: the bottom of every goroutine, dropped */
+	bool is_runtime; /* FuncForPC(pc) names a runtime.* function */
+	bool is_goexit;	 /* runtime.goexit: the bottom of every goroutine, dropped */
 	struct gosym_frame frame;
-	uint64_t function_id;  /* pprof function id, 0 until interned */
-	uint64_t location_id;  /* pprof id of the Location of this PC alone, 0 until made */
+	uint64_t function_id; /* pprof function id, 0 until interned */
+	uint64_t location_id; /* pprof id of the Location of this PC alone, 0 until made */
 };
 
 struct pc_cache {
@@ -132,10 +132,10 @@ static int intern_function(struct builder_ctx *ctx, struct pc_entry *e)
 	/* runtime/pprof names functions by their symbol name (runtime_FrameSymbolName,
 	 * Frame.Function before Go 1.21): generic shapes included. */
 	struct pprof_function f = {
-		.name = e->frame.raw_name,
-		.system_name = e->frame.raw_name,
-		.filename = e->frame.file,
-		.start_line = e->frame.start_line,
+	    .name = e->frame.raw_name,
+	    .system_name = e->frame.raw_name,
+	    .filename = e->frame.file,
+	    .start_line = e->frame.start_line,
 	};
 
 	if (e->function_id)
@@ -179,8 +179,8 @@ static int deck_flush(struct builder_ctx *ctx)
 		lines[i].function_id = e->function_id;
 		lines[i].line = e->frame.line;
 	}
-	err = pprof_add_location(ctx->pb, mapping_for(ctx, d->first_pc - 1), d->first_pc - 1,
-				 lines, d->n, &id);
+	err = pprof_add_location(ctx->pb, mapping_for(ctx, d->first_pc - 1), d->first_pc - 1, lines,
+				 d->n, &id);
 	if (!err && d->n == 1 && d->frames[0]->pc == d->first_pc)
 		((struct pc_entry *)d->frames[0])->location_id = id;
 	d->n = 0;
@@ -243,8 +243,8 @@ static int expand_final_inline(struct builder_ctx *ctx, const struct pc_entry *l
 		struct pc_entry *e = &ctx->inlined_callers[i];
 		int err;
 
-		*e = (struct pc_entry){.pc = chain[i].pc + ctx->bin->bias + 1, .found = true,
-				       .frame = chain[i]};
+		*e = (struct pc_entry){
+		    .pc = chain[i].pc + ctx->bin->bias + 1, .found = true, .frame = chain[i]};
 		if ((err = deck_add(ctx, e->pc, e)))
 			return err;
 	}
@@ -324,15 +324,15 @@ static int add_mappings(struct builder_ctx *ctx)
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct proc_mapping *m = &maps->maps[i];
 		struct pprof_mapping pm = {
-			.start = m->start,
-			.limit = m->end,
-			.offset = m->offset,
-			.filename = m->path,
-			.build_id = build_id,
-			.has_functions = true,
-			.has_filenames = true,
-			.has_line_numbers = true,
-			.has_inline_frames = true,
+		    .start = m->start,
+		    .limit = m->end,
+		    .offset = m->offset,
+		    .filename = m->path,
+		    .build_id = build_id,
+		    .has_functions = true,
+		    .has_filenames = true,
+		    .has_line_numbers = true,
+		    .has_inline_frames = true,
 		};
 		int err;
 		if (!m->exec)
@@ -357,10 +357,10 @@ static int add_header(struct builder_ctx *ctx, const struct raw_profile *raw,
 		      const struct heap_meta *meta)
 {
 	static const struct pprof_value_type types[HEAP_NVALUES] = {
-		{"alloc_objects", "count"},
-		{"alloc_space", "bytes"},
-		{"inuse_objects", "count"},
-		{"inuse_space", "bytes"},
+	    {"alloc_objects", "count"},
+	    {"alloc_space", "bytes"},
+	    {"inuse_objects", "count"},
+	    {"inuse_space", "bytes"},
 	};
 	static const struct pprof_value_type period = {"space", "bytes"};
 	const struct gosym_info *info = gosym_info(ctx->bin->sym);

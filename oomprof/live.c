@@ -224,10 +224,10 @@ static int read_header_values(int memfd, const struct live_target *t, struct raw
 int live_read(pid_t pid, const struct live_target *target, const struct live_limits *limits,
 	      struct raw_profile *out, char *err, size_t errlen)
 {
-	uint32_t max_buckets = limits && limits->max_buckets ? limits->max_buckets
-							     : LIVE_DEFAULT_MAX_BUCKETS;
-	uint32_t max_stack = limits && limits->max_stack ? limits->max_stack
-							 : LIVE_DEFAULT_MAX_STACK;
+	uint32_t max_buckets =
+	    limits && limits->max_buckets ? limits->max_buckets : LIVE_DEFAULT_MAX_BUCKETS;
+	uint32_t max_stack =
+	    limits && limits->max_stack ? limits->max_stack : LIVE_DEFAULT_MAX_STACK;
 	struct addr_set seen = {0};
 	struct mem_block *mem;
 	uint64_t addr = 0;
@@ -239,10 +239,10 @@ int live_read(pid_t pid, const struct live_target *target, const struct live_lim
 	memfd = open_mem(pid, err, errlen);
 	if (memfd < 0)
 		return memfd;
-	buf = aligned_alloc(8, BUCKET_HEADER + 8 * (size_t)(max_stack > SPECULATIVE_FRAMES
-								  ? max_stack
-								  : SPECULATIVE_FRAMES) +
-				       MEMRECORD_SIZE);
+	buf = aligned_alloc(
+	    8, BUCKET_HEADER +
+		   8 * (size_t)(max_stack > SPECULATIVE_FRAMES ? max_stack : SPECULATIVE_FRAMES) +
+		   MEMRECORD_SIZE);
 	mem = malloc(sizeof(*mem));
 	if (!buf || !mem) {
 		free(buf);

@@ -10,14 +10,14 @@
 
 /* The first entry is the default command. */
 static const struct command commands[] = {
-	{"watch", "capture the heap profile of Go processes the OOM killer chooses (default)",
-	 cmd_watch},
-	{"version", "print the version", cmd_version},
-	{"inspect", "show what oomprof finds in a Go binary and whether it can profile it",
-	 cmd_inspect},
-	{"symbolize", "print function and file:line for addresses in a Go binary", cmd_symbolize},
-	{"snapshot", "write the heap profile of running Go processes", cmd_snapshot},
-	{"top", "print the top functions of a pprof profile", cmd_top},
+    {"watch", "capture the heap profile of Go processes the OOM killer chooses (default)",
+     cmd_watch},
+    {"version", "print the version", cmd_version},
+    {"inspect", "show what oomprof finds in a Go binary and whether it can profile it",
+     cmd_inspect},
+    {"symbolize", "print function and file:line for addresses in a Go binary", cmd_symbolize},
+    {"snapshot", "write the heap profile of running Go processes", cmd_snapshot},
+    {"top", "print the top functions of a pprof profile", cmd_top},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -40,8 +40,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-			 !strcmp(argv[1], "help"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
 		usage(stdout);
 		return EXIT_OK;
 	}

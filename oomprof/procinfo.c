@@ -206,9 +206,9 @@ static int read_u64_file(const char *path, uint64_t *value)
 int memcg_limit_bytes(const char *cgroup, uint64_t *limit)
 {
 	static const char *const files[][2] = {
-		{"/sys/fs/cgroup", "memory.max"},
-		{"/sys/fs/cgroup/unified", "memory.max"},
-		{"/sys/fs/cgroup/memory", "memory.limit_in_bytes"},
+	    {"/sys/fs/cgroup", "memory.max"},
+	    {"/sys/fs/cgroup/unified", "memory.max"},
+	    {"/sys/fs/cgroup/memory", "memory.limit_in_bytes"},
 	};
 	char path[4096];
 

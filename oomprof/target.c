@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, pid_t pid,
-		const char *comm, const char *detail)
+static int fail(char *err, size_t errlen, int code, const char *fmt, pid_t pid, const char *comm,
+		const char *detail)
 {
 	snprintf(err, errlen, fmt, (int)pid, comm, detail);
 	return code;
@@ -21,8 +21,8 @@ static int resolve(struct go_target *t, char *err, size_t errlen)
 	int e;
 
 	if ((e = proc_exe_mappings(t->pid, t->exe_ino, &t->maps)) < 0)
-		return fail(err, errlen, e, "process %d (%s): cannot read its mappings: %s",
-			    t->pid, t->comm, strerror(-e));
+		return fail(err, errlen, e, "process %d (%s): cannot read its mappings: %s", t->pid,
+			    t->comm, strerror(-e));
 	if (!proc_maps_base(&t->maps))
 		return fail(err, errlen, -ENOEXEC,
 			    "process %d (%s): its executable is not mapped%s", t->pid, t->comm, "");
@@ -30,8 +30,8 @@ static int resolve(struct go_target *t, char *err, size_t errlen)
 	for (size_t i = 0; i < 3; i++)
 		if (gosym_global(t->sym, needed[i], &addr[i], NULL) < 0)
 			return fail(err, errlen, -ENOENT,
-				    "process %d (%s): %s not found in its binary", t->pid,
-				    t->comm, gosym_global_name(needed[i]));
+				    "process %d (%s): %s not found in its binary", t->pid, t->comm,
+				    gosym_global_name(needed[i]));
 	t->addrs.mbuckets = addr[0] + t->bias;
 	t->addrs.mem_profile_rate = addr[1] + t->bias;
 	t->addrs.prof_cycle = addr[2] + t->bias;
@@ -47,8 +47,8 @@ static int describe(pid_t pid, struct go_target *t, char *err, size_t errlen)
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
 	if ((e = proc_comm(pid, t->comm, sizeof(t->comm))) < 0)
-		return fail(err, errlen, e == -ENOENT ? -ESRCH : e, "process %d%s: %s", pid,
-			    "", e == -ENOENT ? "no such process" : strerror(-e));
+		return fail(err, errlen, e == -ENOENT ? -ESRCH : e, "process %d%s: %s", pid, "",
+			    e == -ENOENT ? "no such process" : strerror(-e));
 	if ((e = proc_exe_id(pid, &t->exe_dev, &t->exe_ino)) < 0)
 		return fail(err, errlen, e == -ENOENT ? -ESRCH : e,
 			    "process %d (%s): cannot open its executable: %s", pid, t->comm,
@@ -57,8 +57,7 @@ static int describe(pid_t pid, struct go_target *t, char *err, size_t errlen)
 	return 0;
 }
 
-int target_open_with(pid_t pid, struct gosym *sym, struct go_target *t, char *err,
-		     size_t errlen)
+int target_open_with(pid_t pid, struct gosym *sym, struct go_target *t, char *err, size_t errlen)
 {
 	int e = describe(pid, t, err, errlen);
 
@@ -87,8 +86,8 @@ int target_open(pid_t pid, struct go_target *t, char *err, size_t errlen)
 			fail(err, errlen, e, "process %d (%s) is not a Go program%s", pid, t->comm,
 			     "");
 		else
-			fail(err, errlen, e, "process %d (%s): cannot read its executable: %s",
-			     pid, t->comm, why[0] ? why : strerror(-e));
+			fail(err, errlen, e, "process %d (%s): cannot read its executable: %s", pid,
+			     t->comm, why[0] ? why : strerror(-e));
 		target_close(t);
 		return e;
 	}
