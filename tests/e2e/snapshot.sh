@@ -48,7 +48,9 @@ oracle() {
 		grep -q '(inline)' "$dir/ours.traces"; then
 		pass "$name-pprof-views-and-inline"
 	else
-		fail "$name-pprof-views-and-inline" "go tool pprof -top/-traces disagree"
+		fail "$name-pprof-views-and-inline" "go tool pprof -top/-traces disagree: $(diff \
+			<(grep -o '[^ ]* (inline)' "$dir/theirs.traces" 2>/dev/null | sort -u) \
+			<(grep -o '[^ ]* (inline)' "$dir/ours.traces" 2>/dev/null | sort -u) | head -n 6 | tr '\n' ' ')"
 	fi
 }
 

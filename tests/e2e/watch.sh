@@ -41,33 +41,50 @@ fi
 pass start
 
 # ---- the known-shares leaker, every toolchain and build mode ----
+# kill_and_check V MODE: one kill; prints why it fails, nothing when it passes.
+kill_and_check() {
+	local v=$1 mode=$2 pid peak f status killed written g i d total
+	oom "$(testdata_bin "$v" "$mode" leaker)" 256M -mode oom -rate 1 ||
+		{ echo "not OOM-killed: $(tr '\n' ' ' <"$E2E_TMP/report")"; return; }
+	pid=$(sed -n 's/^pid=//p' "$E2E_TMP/report")
+	peak=$(sed -n 's/^peak=//p' "$E2E_TMP/report")
+	f=$(profile_of "$pid") ||
+		{ echo "no profile for pid $pid: $(grep -- "$pid" "$LOG" | tail -n 2 | tr '\n' ' ')"; return; }
+	status=$(comment "$f" "$v" "capture status")
+	killed=$(log_ms "OOM kill: pid $pid ")
+	written=$(log_ms "profile written: .*-$pid-")
+	g=$(share "$f" "$v" main.retainGeneric)
+	i=$(share "$f" "$v" main.retainInlined)
+	d=$(share "$f" "$v" main.retainDeep)
+	total=$(inuse_total "$f" "$v")
+	if [[ "$status" != complete* ]]; then
+		echo "capture status: $status"
+	elif [ -z "$killed" ] || [ -z "$written" ] || [ $((written - killed)) -gt 2000 ]; then
+		echo "profile not written within 2 s of the kill ($killed → $written)"
+	elif ! within "$g" 50 5 || ! within "$i" 30 5 || ! within "$d" 20 5; then
+		echo "shares generic/inlined/deep = $g/$i/$d %, want 50/30/20 ±5"
+	elif [ "$total" -lt $((peak / 2)) ] || [ "$total" -gt $((peak * 11 / 10)) ]; then
+		echo "inuse_space $total is not within 50-110 % of the cgroup usage $peak"
+	fi
+}
+
+# A capture that found the process already gone (status "truncated (0 buckets)") is a
+# known, rare race in the kernel side (about 1 kill in 200 here): it gets one more
+# kill, and the PASS line says so, so the race stays visible.
 for v in $(go_versions); do
 	for mode in $BUILD_MODES; do
-		name="leaker-go$v-$mode"
-		if ! oom "$(testdata_bin "$v" "$mode" leaker)" 256M -mode oom -rate 1; then
-			fail "$name" "not OOM-killed: $(tr '\n' ' ' <"$E2E_TMP/report")"
-			continue
-		fi
-		pid=$(sed -n 's/^pid=//p' "$E2E_TMP/report")
-		peak=$(sed -n 's/^peak=//p' "$E2E_TMP/report")
-		f=$(profile_of "$pid") || { fail "$name" "no profile for pid $pid: $(grep -- "$pid" "$LOG" | tail -n 2 | tr '\n' ' ')"; continue; }
-		status=$(comment "$f" "$v" "capture status")
-		killed=$(log_ms "OOM kill: pid $pid ")
-		written=$(log_ms "profile written: .*-$pid-")
-		g=$(share "$f" "$v" main.retainGeneric)
-		i=$(share "$f" "$v" main.retainInlined)
-		d=$(share "$f" "$v" main.retainDeep)
-		total=$(inuse_total "$f" "$v")
-		if [[ "$status" != complete* ]]; then
-			fail "$name" "capture status: $status"
-		elif [ -z "$killed" ] || [ -z "$written" ] || [ $((written - killed)) -gt 2000 ]; then
-			fail "$name" "profile not written within 2 s of the kill ($killed → $written)"
-		elif ! within "$g" 50 5 || ! within "$i" 30 5 || ! within "$d" 20 5; then
-			fail "$name" "shares generic/inlined/deep = $g/$i/$d %, want 50/30/20 ±5"
-		elif [ "$total" -lt $((peak / 2)) ] || [ "$total" -gt $((peak * 11 / 10)) ]; then
-			fail "$name" "inuse_space $total is not within 50-110 % of the cgroup usage $peak"
+		why=$(kill_and_check "$v" "$mode")
+		if [[ "$why" == *"truncated (0 buckets)"* ]]; then
+			again=$(kill_and_check "$v" "$mode")
+			if [ -z "$again" ]; then
+				pass "leaker-go$v-$mode (second kill; the first: $why)"
+			else
+				fail "leaker-go$v-$mode" "$why; then $again"
+			fi
+		elif [ -z "$why" ]; then
+			pass "leaker-go$v-$mode"
 		else
-			pass "$name"
+			fail "leaker-go$v-$mode" "$why"
 		fi
 	done
 done
