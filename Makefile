@@ -56,7 +56,7 @@ GEN_SRCS := $(patsubst pprof/%.proto,$(BUILD)/gen/pprof/%.pb-c.c,$(PROTOS))
 GEN_HDRS := $(GEN_SRCS:.c=.h)
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
-LIB_SRCS := $(wildcard gosym/*.c pprof/*.c) $(filter-out oomprof/main.c,$(wildcard oomprof/*.c))
+LIB_SRCS := $(wildcard gosym/*.c pprof/*.c) $(filter-out oomprof/cmd/main.c,$(wildcard oomprof/*/*.c))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(GEN_SRCS:.c=.o)
 LIB := $(BUILD)/liboomprof.a
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -97,7 +97,7 @@ bench: all $(TOOLS)
 	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
 	$(Q)BUILD=$(BUILD) TESTDATA=$(BUILDROOT)/testdata tests/bench/run.sh
 
-$(BUILD)/oomprof: $(BUILD)/obj/oomprof/main.o $(LIB)
+$(BUILD)/oomprof: $(BUILD)/obj/oomprof/cmd/main.o $(LIB)
 	$(msg) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -180,10 +180,10 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/oomprof
 
 format:
-	clang-format -i $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h tests/*/*.c tests/*/*.h))
+	clang-format -i $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h */*/*.c */*/*.h))
 
 format-check:
-	clang-format --dry-run -Werror $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h tests/*/*.c tests/*/*.h))
+	clang-format --dry-run -Werror $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h */*/*.c */*/*.h))
 
 clean:
 	rm -rf build

@@ -1,6 +1,6 @@
 /*
  * Record formats and configuration shared by the kernel programs (bpf/oomprof.bpf.c)
- * and userspace (oomprof/capture.c). Fixed-width types only, explicit padding, and no
+ * and userspace (oomprof/source/capture.c). Fixed-width types only, explicit padding, and no
  * includes: the BPF side gets __u32/__u64 from vmlinux.h, userspace from <linux/types.h>
  * (include that first). Sizes and offsets are checked with _Static_assert in capture.c.
  *
@@ -33,7 +33,7 @@ enum op_rec_type {
 	OP_REC_EXIT = 6,
 };
 
-/* Capture status, same numbering as enum raw_status in oomprof/rawprof.h. */
+/* Capture status, same numbering as enum raw_status in oomprof/profile/rawprof.h. */
 enum op_status {
 	OP_ST_COMPLETE = 0,
 	OP_ST_TRUNCATED = 1, /* stopped at a limit, or the process ended first */

@@ -31,8 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oomprof/capture.h"
-#include "oomprof/procinfo.h"
+#include "oomprof/source/capture.h"
+#include "oomprof/base/procinfo.h"
 
 struct probe {
 	struct capture *cap;

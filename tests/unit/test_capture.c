@@ -1,4 +1,4 @@
-/* Reassembly of kill-time capture records (oomprof/capture.c) without a kernel:
+/* Reassembly of kill-time capture records (oomprof/source/capture.c) without a kernel:
  * hand-made record streams, interleaved victims, truncated streams, absurd counts. */
 #include <linux/types.h>
 
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "bpf/oomprof.h"
-#include "oomprof/capture.h"
+#include "oomprof/source/capture.h"
 #include "tests/unit/testhelp.h"
 
 #define MAXP 8

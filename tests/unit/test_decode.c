@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "oomprof/decode.h"
+#include "oomprof/profile/decode.h"
 #include "tests/unit/testhelp.h"
 
 /* Expected values computed independently from runtime/pprof's formula

@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "oomprof/live.h"
+#include "oomprof/source/live.h"
 #include "tests/unit/testhelp.h"
 
 struct fake_bucket {

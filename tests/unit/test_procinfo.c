@@ -1,7 +1,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oomprof/procinfo.h"
+#include "oomprof/base/procinfo.h"
 #include "tests/unit/testhelp.h"
 
 TEST(procinfo_container_id_from_docker_and_k8s_paths)

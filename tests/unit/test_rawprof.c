@@ -1,6 +1,6 @@
 #include <string.h>
 
-#include "oomprof/rawprof.h"
+#include "oomprof/profile/rawprof.h"
 #include "tests/unit/testhelp.h"
 
 TEST(rawprof_add_copies_stack)

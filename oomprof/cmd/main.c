@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "oomprof/cli.h"
+#include "oomprof/cmd/cli.h"
 
 #ifndef OOMPROF_VERSION
 #define OOMPROF_VERSION "0.1.0-dev"

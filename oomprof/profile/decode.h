@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "oomprof/rawprof.h"
+#include "oomprof/profile/rawprof.h"
 
 enum cycle_mode {
 	/* active + every pending cycle: all sampled so far; the default at OOM time */

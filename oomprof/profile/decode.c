@@ -1,4 +1,4 @@
-#include "oomprof/decode.h"
+#include "oomprof/profile/decode.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-#include "oomprof/procinfo.h"
+#include "oomprof/base/procinfo.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "oomprof/rawprof.h"
+#include "oomprof/profile/rawprof.h"
 
 /* Where a registered process keeps its profile (addresses in the process, PIE load
  * bias already added). */

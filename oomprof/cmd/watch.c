@@ -18,13 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oomprof/bincache.h"
-#include "oomprof/capture.h"
-#include "oomprof/cli.h"
-#include "oomprof/heapprof.h"
-#include "oomprof/log.h"
-#include "oomprof/sink.h"
-#include "oomprof/target.h"
+#include "oomprof/base/bincache.h"
+#include "oomprof/source/capture.h"
+#include "oomprof/cmd/cli.h"
+#include "oomprof/profile/heapprof.h"
+#include "oomprof/base/log.h"
+#include "oomprof/sink/dir.h"
+#include "oomprof/profile/target.h"
 
 #define DEFAULT_DIR	    "/var/lib/oomprof"
 #define DEFAULT_ENABLE_RATE 524288

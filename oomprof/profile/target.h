@@ -11,8 +11,8 @@
 #include <sys/types.h>
 
 #include "gosym/gosym.h"
-#include "oomprof/live.h"
-#include "oomprof/procinfo.h"
+#include "oomprof/source/live.h"
+#include "oomprof/base/procinfo.h"
 
 struct go_target {
 	pid_t pid;

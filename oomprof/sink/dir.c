@@ -1,4 +1,4 @@
-#include "oomprof/sink.h"
+#include "oomprof/sink/dir.h"
 
 #include <ctype.h>
 #include <errno.h>

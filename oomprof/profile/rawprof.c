@@ -1,4 +1,4 @@
-#include "oomprof/rawprof.h"
+#include "oomprof/profile/rawprof.h"
 
 #include <errno.h>
 #include <stdlib.h>

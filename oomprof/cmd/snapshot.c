@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oomprof/cli.h"
-#include "oomprof/heapprof.h"
-#include "oomprof/sink.h"
-#include "oomprof/target.h"
+#include "oomprof/cmd/cli.h"
+#include "oomprof/profile/heapprof.h"
+#include "oomprof/sink/dir.h"
+#include "oomprof/profile/target.h"
 
 struct snapshot_opts {
 	const char *out_file;

@@ -1,4 +1,4 @@
-#include "oomprof/bincache.h"
+#include "oomprof/base/bincache.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "oomprof/log.h"
+#include "oomprof/base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

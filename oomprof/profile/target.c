@@ -1,4 +1,4 @@
-#include "oomprof/target.h"
+#include "oomprof/profile/target.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  */
 #include <linux/types.h>
 
-#include "oomprof/capture.h"
+#include "oomprof/source/capture.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "oomprof/rawprof.h"
+#include "oomprof/profile/rawprof.h"
 
 /* Runtime addresses in the process (PIE load bias already added). 0 = unknown. */
 struct live_target {

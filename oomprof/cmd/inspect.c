@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "gosym/gosym.h"
-#include "oomprof/cli.h"
+#include "oomprof/cmd/cli.h"
 
 struct verdict {
 	bool ok;

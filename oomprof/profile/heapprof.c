@@ -1,4 +1,4 @@
-#include "oomprof/heapprof.h"
+#include "oomprof/profile/heapprof.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "gosym/gosym.h"
-#include "oomprof/cli.h"
+#include "oomprof/cmd/cli.h"
 
 #define MAX_CHAIN 64
 

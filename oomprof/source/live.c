@@ -1,4 +1,4 @@
-#include "oomprof/live.h"
+#include "oomprof/source/live.h"
 
 #include <errno.h>
 #include <fcntl.h>

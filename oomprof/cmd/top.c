@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "oomprof/cli.h"
+#include "oomprof/cmd/cli.h"
 #include "pprof/pprof.h"
 
 struct top_opts {

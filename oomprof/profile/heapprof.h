@@ -12,9 +12,9 @@
 #include <sys/types.h>
 
 #include "gosym/gosym.h"
-#include "oomprof/decode.h"
-#include "oomprof/procinfo.h"
-#include "oomprof/rawprof.h"
+#include "oomprof/profile/decode.h"
+#include "oomprof/base/procinfo.h"
+#include "oomprof/profile/rawprof.h"
 #include "pprof/pprof.h"
 
 /* What the profile says about where it came from; every field may be empty/NULL. */
