@@ -106,12 +106,12 @@ with_companions() {
 # Refuses an install that would upgrade, downgrade or remove an installed package.
 install_safely() {
 	local plan
-	plan=$(apt-get install -s -y --no-install-recommends "$@")
+	plan=$(apt-get install -s -y --no-install-recommends -o DPkg::Lock::Timeout=300 "$@")
 	if grep -E '^(Inst [^ ]+ \[|Remv )' <<<"$plan" >/dev/null; then
 		grep -E '^(Inst [^ ]+ \[|Remv )' <<<"$plan" >&2
 		die "installing $* would change installed packages (above); not done"
 	fi
-	apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+	apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >/dev/null
 }
 
 need=$(missing "${build_pkgs[@]}")
@@ -129,7 +129,7 @@ need_suites=$(echo $need_suites)
 export DEBIAN_FRONTEND=noninteractive
 echo "deps: installing $(echo $need $need_suites)"
 [ -n "$need_suites" ] && add_suites
-apt-get update -qq || die "apt-get update failed"
+apt-get update -qq -o DPkg::Lock::Timeout=300 || die "apt-get update failed"
 [ -n "$need" ] && install_safely $need
 [ -n "$need_suites" ] && install_safely $(with_companions $need_suites)
 echo "deps: done"
