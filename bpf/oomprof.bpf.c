@@ -132,6 +132,42 @@ static __always_inline void mark_registered(__u32 tgid, __u64 id, struct op_proc
 	count(OP_M_VICTIMS_GO);
 }
 
+/* mm_struct before 6.2: rss_stat was a struct of atomic_long_t (no percpu_counter). */
+struct mm_rss_stat___old {
+	atomic_long_t count[NR_MM_COUNTERS];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___old {
+	struct mm_rss_stat___old rss_stat;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 pages_kb(__s64 pages)
+{
+	return (__u64)(pages > 0 ? pages : 0) << (PAGE_SHIFT - 10);
+}
+
+/* The same figures the classic tracepoint computes (kB), with the mm layout of the
+ * running kernel: percpu_counter[] from 6.2 (its approximate total, as
+ * get_mm_counter reads it), struct mm_rss_stat before. */
+static __always_inline void read_rss(struct op_rec_victim *r, struct mm_struct *mm)
+{
+	if (bpf_core_type_exists(struct mm_rss_stat___old)) {
+		struct mm_struct___old *old = (void *)mm;
+
+		r->anon_rss_kb = pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_ANONPAGES].counter));
+		r->file_rss_kb = pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_FILEPAGES].counter));
+		r->shmem_rss_kb = pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_SHMEMPAGES].counter));
+	} else {
+		r->anon_rss_kb = pages_kb(BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count));
+		r->file_rss_kb = pages_kb(BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count));
+		r->shmem_rss_kb = pages_kb(BPF_CORE_READ(mm, rss_stat[MM_SHMEMPAGES].count));
+	}
+	r->total_vm_kb = BPF_CORE_READ(mm, total_vm) << (PAGE_SHIFT - 10);
+	r->pgtables_kb = BPF_CORE_READ(mm, pgtables_bytes.counter) >> 10;
+}
+
+/* tp_btf: only on kernels whose mark_victim passes the task (6.9+; before, only a pid):
+ * the loader checks the tracepoint's BTF before choosing this program. */
 SEC("tp_btf/mark_victim")
 int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 {
@@ -158,23 +194,39 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 	r->hdr.id = id;
 	r->pid = task->pid;
 	r->uid = uid;
-	/* The same figures the classic tracepoint computes (kB). */
 	mm = task->mm;
-	if (mm) {
-		__s64 anon = mm->rss_stat[MM_ANONPAGES].count;
-		__s64 file = mm->rss_stat[MM_FILEPAGES].count;
-		__s64 shmem = mm->rss_stat[MM_SHMEMPAGES].count;
-
-		r->total_vm_kb = mm->total_vm << (PAGE_SHIFT - 10);
-		r->anon_rss_kb = (anon > 0 ? anon : 0) << (PAGE_SHIFT - 10);
-		r->file_rss_kb = (file > 0 ? file : 0) << (PAGE_SHIFT - 10);
-		r->shmem_rss_kb = (shmem > 0 ? shmem : 0) << (PAGE_SHIFT - 10);
-		r->pgtables_kb = mm->pgtables_bytes.counter >> 10;
-	}
+	if (mm)
+		read_rss(r, mm);
 	r->oom_score_adj = task->signal->oom_score_adj;
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), task->comm);
 	bpf_ringbuf_submit(r, 0);
 	return 0;
+}
+
+/* The classic tracepoint had only pid until 6.9 (some stable kernels carry the
+ * backport): every other field is read only where the running kernel has it. */
+static __always_inline void read_classic_fields(struct op_rec_victim *r,
+						struct trace_event_raw_mark_victim *ctx)
+{
+	if (bpf_core_field_exists(ctx->uid))
+		r->uid = BPF_CORE_READ(ctx, uid);
+	if (bpf_core_field_exists(ctx->total_vm))
+		r->total_vm_kb = BPF_CORE_READ(ctx, total_vm);
+	if (bpf_core_field_exists(ctx->anon_rss))
+		r->anon_rss_kb = BPF_CORE_READ(ctx, anon_rss);
+	if (bpf_core_field_exists(ctx->file_rss))
+		r->file_rss_kb = BPF_CORE_READ(ctx, file_rss);
+	if (bpf_core_field_exists(ctx->shmem_rss))
+		r->shmem_rss_kb = BPF_CORE_READ(ctx, shmem_rss);
+	if (bpf_core_field_exists(ctx->pgtables))
+		r->pgtables_kb = BPF_CORE_READ(ctx, pgtables);
+	if (bpf_core_field_exists(ctx->oom_score_adj))
+		r->oom_score_adj = BPF_CORE_READ(ctx, oom_score_adj);
+	if (bpf_core_field_exists(ctx->__data_loc_comm)) {
+		__u32 off = BPF_CORE_READ(ctx, __data_loc_comm) & 0xffff;
+
+		bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), (void *)ctx + off);
+	}
 }
 
 /* Classic fallback: only the (thread) pid of the victim is known here, so the entry
@@ -186,7 +238,6 @@ int mark_victim_tp(struct trace_event_raw_mark_victim *ctx)
 	struct op_victim v = {};
 	__u32 pid = ctx->pid;
 	__u64 id = bpf_ktime_get_ns();
-	__u32 off;
 
 	count(OP_M_VICTIMS);
 	v.id = id;
@@ -207,15 +258,7 @@ int mark_victim_tp(struct trace_event_raw_mark_victim *ctx)
 	r->hdr.tgid = pid;
 	r->hdr.id = id;
 	r->pid = pid;
-	r->uid = ctx->uid;
-	r->total_vm_kb = ctx->total_vm;
-	r->anon_rss_kb = ctx->anon_rss;
-	r->file_rss_kb = ctx->file_rss;
-	r->shmem_rss_kb = ctx->shmem_rss;
-	r->pgtables_kb = ctx->pgtables;
-	r->oom_score_adj = ctx->oom_score_adj;
-	off = ctx->__data_loc_comm & 0xffff;
-	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), (void *)ctx + off);
+	read_classic_fields(r, ctx);
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
@@ -288,8 +331,68 @@ static long wait_space(__u32 i, struct walk *w)
 	return 0;
 }
 
-/* bpf_loop callback: read and send one bucket. Returns 1 to stop. */
-static long walk_one(__u32 i, struct walk *w)
+/* Outer PCs shared by two stacks, without bpf_loop (kernels before 5.17): branch-free
+ * over the outermost SHARED_MAX frames, so the verifier sees one path. Counting fewer
+ * shared frames than there are only sends more PCs. */
+#define SHARED_MAX 128
+
+static __always_inline __u32 shared_bounded(const __u64 *cur, const __u64 *prev, __u32 ncur,
+					    __u32 nprev)
+{
+	__u64 lim = ncur < nprev ? ncur : nprev, shared = 0, eq = 1;
+
+	for (__u32 k = 0; k < SHARED_MAX; k++) {
+		__u32 a = (ncur - 1 - k) & (OP_MAX_DEPTH - 1), b = (nprev - 1 - k) & (OP_MAX_DEPTH - 1);
+		__u64 in = k - lim, diff = cur[a] ^ prev[b];
+
+		/* in: 1 while k < lim (the difference is negative); same: 1 when diff is 0.
+		 * The empty asm keeps clang from turning either back into a branch. */
+		asm volatile("" : "+r"(in), "+r"(diff));
+		in >>= 63;
+		diff = (diff | -diff) >> 63;
+		eq &= in & (diff ^ 1);
+		shared += eq;
+	}
+	return shared;
+}
+
+/* shared_bounded on this CPU's scratch buffers (cur = w[parity], prev = the other): a
+ * global function, so that the verifier checks its loop once, not once per path into
+ * it. */
+__noinline int bounded_shared(__u32 parity, __u32 ncur, __u32 nprev)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!s || ncur > OP_MAX_DEPTH || nprev > OP_MAX_DEPTH || !ncur || !nprev)
+		return 0;
+	return shared_bounded(s->w[parity & 1].pcs, s->w[(parity & 1) ^ 1].pcs, ncur, nprev);
+}
+
+/* How many outer PCs of the bucket in cur it shares with the one sent before it. */
+static __always_inline __u32 shared_outer(struct walk *w, struct scratch *s, struct wbucket *cur,
+					  __u32 npcs, bool bounded)
+{
+	struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
+	__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
+	struct cmp c;
+
+	if (!w->prev_npcs || !npcs)
+		return 0;
+	if (bounded) {
+		__u32 n = bounded_shared(w->parity, npcs, w->prev_npcs);
+
+		return n < lim ? n : lim;
+	}
+	c = (struct cmp){.cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
+	bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);
+	return c.shared;
+}
+
+/* Read and send one bucket; returns 1 to stop. bounded: no bpf_loop anywhere (the
+ * caller's program must load on kernels without it), and no waiting for ring space: a
+ * full ring pauses the walk, which the victim's next invocation continues. */
+static __always_inline long walk_bucket(struct walk *w, bool bounded)
 {
 	__u64 h[OP_BUCKET_HDR_SIZE / 8];
 	struct op_rec_bucket *o;
@@ -330,14 +433,7 @@ static long walk_one(__u32 i, struct walk *w)
 
 	/* Send only the inner frames that differ from the previous bucket's stack; the
 	 * outer frames it shares are rebuilt in userspace from that bucket (index - 1). */
-	if (w->prev_npcs && npcs) {
-		struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
-		struct cmp c = {.cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
-		__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
-
-		bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);
-		shared = c.shared;
-	}
+	shared = shared_outer(w, s, cur, npcs, bounded);
 	nsend = npcs - shared;
 	asm volatile("" : "+r"(nsend)); /* keep the bound check below for the verifier */
 	if (nsend > OP_MAX_DEPTH)
@@ -374,7 +470,14 @@ static long walk_one(__u32 i, struct walk *w)
 		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
 	size = sizeof(*o) + (k + nsend) * sizeof(__u64);
 
-	if (bpf_ringbuf_output(&profile, o, size, 0)) {
+	if (bounded && bpf_ringbuf_output(&profile, o, size, 0)) {
+		w->full++;
+		count(OP_M_PROFILE_FULL);
+		w->paused = 1;
+		w->prev_npcs = 0;
+		return 1; /* cursor stays on this bucket */
+	}
+	if (!bounded && bpf_ringbuf_output(&profile, o, size, 0)) {
 		__u64 t0 = bpf_ktime_get_ns();
 
 		w->full++;
@@ -399,6 +502,12 @@ static long walk_one(__u32 i, struct walk *w)
 		return finish(w, OP_ST_CORRUPT, OP_END_SELF_LOOP);
 	w->addr = h[1];
 	return 0;
+}
+
+/* bpf_loop callback: read and send one bucket. Returns 1 to stop. */
+static long walk_one(__u32 i, struct walk *w)
+{
+	return walk_bucket(w, false);
 }
 
 static __always_inline void send_begin(struct op_victim *v)
@@ -667,6 +776,8 @@ static __always_inline bool is_group_dead(struct trace_event_raw_sched_process_e
 	return BPF_CORE_READ(task, signal, live.counter) == 0;
 }
 
+static __always_inline int process_gone(struct task_struct *task, __u32 tgid, bool victim);
+
 SEC("tracepoint/sched/sched_process_exit")
 int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
@@ -675,9 +786,6 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	__u32 tgid = pid_tgid >> 32;
 	bool dead = is_group_dead(ctx, task);
 	struct op_victim *v = find_victim(pid_tgid);
-	struct op_rec_exit *r;
-	struct op_proc *p;
-	__u64 ticks;
 
 	if (v && v->state != OP_VS_DONE) {
 		bool have_mm = BPF_CORE_READ(task, mm) != NULL;
@@ -716,8 +824,17 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	}
 	if (!dead)
 		return 0;
+	return process_gone(task, tgid, v != NULL);
+}
 
-	if (v)
+/* The last thread of tgid is exiting: forget the victim and the process, emit EXIT. */
+static __always_inline int process_gone(struct task_struct *task, __u32 tgid, bool victim)
+{
+	struct op_rec_exit *r;
+	struct op_proc *p;
+	__u64 ticks;
+
+	if (victim)
 		bpf_map_delete_elem(&victims, &tgid);
 	ticks = start_ticks(task);
 	p = lookup_proc(tgid, ticks);
@@ -739,4 +856,194 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	r->pad0 = 0;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
+}
+
+/* ---- walks without bpf_loop (kernels 5.10-5.16) ------------------------------------
+ *
+ * The loader chooses these programs where bpf_loop (5.17) is missing; they use neither
+ * bpf_loop nor atomics that return a value (5.12). A program run walks up to
+ * BOUNDED_STEPS buckets in a bounded loop whose body is a global function (verified
+ * once, not once per iteration), then continues in a fresh run by tail call, up to the
+ * kernel's limit (33 runs); the victim's next threads continue from the saved cursor.
+ * The claim is an entry of bounded_claims: inserting with BPF_NOEXIST succeeds for one
+ * thread only.
+ */
+#define BOUNDED_STEPS 2048
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk);
+} bounded_walk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} bounded_claims SEC(".maps");
+
+/* Slot 0: walk_bounded_tail, set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} bounded_next SEC(".maps");
+
+static __always_inline bool claim_bounded(__u32 tgid)
+{
+	__u32 one = 1;
+
+	return bpf_map_update_elem(&bounded_claims, &tgid, &one, BPF_NOEXIST) == 0;
+}
+
+static __always_inline void release_bounded(__u32 tgid)
+{
+	bpf_map_delete_elem(&bounded_claims, &tgid);
+}
+
+/* One bucket of tgid's walk, kept in this CPU's bounded_walk; 1 to stop. */
+__noinline int bounded_step(__u32 tgid)
+{
+	__u32 zero = 0;
+	struct walk *w = bpf_map_lookup_elem(&bounded_walk, &zero);
+
+	if (!w || w->tgid != tgid)
+		return 1;
+	return walk_bucket(w, true);
+}
+
+/* Walks up to BOUNDED_STEPS buckets of v under the claim; true when more remain and
+ * another run may go on at once (not at the end, not paused by a full ring). */
+static __always_inline bool walk_claimed_bounded(struct op_victim *v)
+{
+	__u32 zero = 0;
+	struct walk *w = bpf_map_lookup_elem(&bounded_walk, &zero);
+	bool more = false;
+	__u64 t0;
+
+	if (!w)
+		return false;
+	if (v->state == OP_VS_MARKED)
+		send_begin(v);
+	if (v->state == OP_VS_WALKING) {
+		__builtin_memset(w, 0, sizeof(*w));
+		w->id = v->id;
+		w->tgid = v->tgid;
+		w->addr = v->cursor;
+		w->n = v->nbuckets;
+		t0 = bpf_ktime_get_ns();
+		for (int i = 0; i < BOUNDED_STEPS; i++)
+			if (bounded_step(v->tgid))
+				break;
+		v->walk_ns += bpf_ktime_get_ns() - t0;
+		v->invocations++;
+		v->cursor = w->addr;
+		v->last_addr = w->addr;
+		v->nbuckets = w->n;
+		v->ringbuf_full += w->full;
+		count(OP_M_WALKS);
+		if (w->done) {
+			v->status = w->status;
+			v->reason = w->reason;
+			v->state = OP_VS_ENDING;
+			if (w->status == OP_ST_CORRUPT)
+				count(OP_M_CORRUPT);
+		} else {
+			more = !w->paused;
+		}
+	}
+	if (v->state == OP_VS_ENDING && !send_end(v))
+		v->state = OP_VS_DONE;
+	return more;
+}
+
+/* Walks, then goes on in a fresh run by tail call; the claim is released by the last
+ * run (the code after a successful tail call never runs). */
+static __always_inline int bounded_run(void *ctx, struct op_victim *v, __u32 tgid)
+{
+	if (walk_claimed_bounded(v))
+		bpf_tail_call(ctx, &bounded_next, 0);
+	release_bounded(tgid);
+	return 0;
+}
+
+SEC("tracepoint/signal/signal_deliver")
+int signal_deliver_bounded(struct trace_event_raw_signal_deliver *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct op_victim *v;
+
+	if (ctx->sig != SIGKILL)
+		return 0;
+	v = find_victim(pid_tgid);
+	if (!v) {
+		if (bpf_map_lookup_elem(&procs, &tgid))
+			count(OP_M_SIGKILL_UNMARKED);
+		return 0;
+	}
+	if (v->state == OP_VS_DONE)
+		return 0;
+	if (!claim_bounded(tgid)) {
+		count(OP_M_CLAIM_BUSY);
+		return 0;
+	}
+	return bounded_run(ctx, v, tgid);
+}
+
+/* The tail-call target: the same walk, continued (not attached to any event). */
+SEC("tracepoint")
+int walk_bounded_tail(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct op_victim *v = bpf_map_lookup_elem(&victims, &tgid);
+
+	if (!v) {
+		release_bounded(tgid);
+		return 0;
+	}
+	return bounded_run(ctx, v, tgid);
+}
+
+/* sched_process_exit without bpf_loop: continue the walk while the mm is still there
+ * (6.16+ only; earlier kernels exit the mm first), end the capture on the last thread. A
+ * last thread that finds another still walking does not wait for it: userspace ends
+ * that capture when the EXIT record comes. */
+SEC("tracepoint/sched/sched_process_exit")
+int sched_process_exit_bounded(struct trace_event_raw_sched_process_exit *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	bool dead = is_group_dead(ctx, task);
+	struct op_victim *v = find_victim(pid_tgid);
+
+	if (v && v->state != OP_VS_DONE) {
+		if (claim_bounded(tgid)) {
+			if (!BPF_CORE_READ(task, mm))
+				count(OP_M_EXIT_NO_MM);
+			else if (cfg_exit_walk) {
+				count(OP_M_EXIT_WALKS);
+				walk_claimed_bounded(v);
+			}
+			if (dead && v->state != OP_VS_DONE) {
+				if (v->state != OP_VS_ENDING) {
+					v->status = OP_ST_TRUNCATED;
+					v->reason = OP_END_PROCESS_GONE;
+					count(OP_M_EXITS_TRUNCATED);
+				}
+				if (!send_end(v))
+					v->state = OP_VS_DONE;
+			}
+			release_bounded(tgid);
+		} else {
+			count(OP_M_CLAIM_BUSY);
+		}
+	}
+	if (!dead)
+		return 0;
+	return process_gone(task, tgid, v != NULL);
 }

@@ -13,7 +13,7 @@ set -euo pipefail
 
 build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev libprotobuf-c-dev
 	protobuf-c-compiler zlib1g-dev pkg-config make gcc)
-test_pkgs=(time util-linux binutils)
+test_pkgs=(time util-linux binutils qemu-system-x86 busybox-static cpio kmod)
 # "package/suite" for every test package not in bookworm itself.
 suite_pkgs=(golang-1.19-go/bookworm
 	golang-1.21-go/bookworm-backports golang-1.22-go/bookworm-backports

@@ -13,6 +13,11 @@ void log_setup(enum log_level level, enum log_format fmt)
 	format = fmt;
 }
 
+bool log_enabled(enum log_level level)
+{
+	return level >= min_level;
+}
+
 static const char *level_name(enum log_level level)
 {
 	switch (level) {

@@ -583,8 +583,8 @@ int cmd_watch(int argc, char **argv)
 		cleanup(&w);
 		return EXIT_FAILURE_;
 	}
-	log_info("oomprof watch: writing profiles to %s (BPF programs: %s)", w.dir,
-		 capture_variant(w.cap));
+	log_info("oomprof watch: writing profiles to %s (BPF programs: %s; %s)", w.dir,
+		 capture_variant(w.cap), capture_description(w.cap));
 	scan_proc(&w);
 	for (int64_t next_tick = mono_ms() + 1000; !stop_requested;) {
 		e = capture_poll(w.cap, 250);

@@ -20,10 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bpf/oomprof.h"
+#include "oomprof/base/log.h"
 #include "oomprof.skel.h"
 
 _Static_assert(sizeof(struct op_hdr) == 16, "op_hdr");
@@ -71,6 +73,7 @@ struct capture {
 	struct oomprof_bpf *skel;
 	struct ring_buffer *rb;
 	const char *variant;
+	char description[512]; /* kernel, program chosen per hook and why */
 	struct inflight fl[MAX_INFLIGHT];
 	struct capture_victim recent[RECENT_VICTIMS];
 	unsigned recent_next;
@@ -622,15 +625,110 @@ static uint32_t ring_size(uint32_t want, uint32_t dflt)
 	return sz;
 }
 
-static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf, int *err)
+/* ---- probing the running kernel ---------------------------------------------------- */
+
+/* Which program serves each hook, and why the others do not. */
+struct variant {
+	bool mv_btf;  /* mark_victim: tp_btf (task and uid) instead of the classic tracepoint */
+	bool sd_btf;  /* signal_deliver: tp_btf instead of the classic tracepoint */
+	bool bounded; /* walks without bpf_loop (bounded loops, tail calls) */
+	char why_mv[96], why_sd[96], why_walk[96];
+};
+
+/* True when tracepoint tp's BTF prototype passes a struct task_struct * first (mark_victim
+ * does from 6.9; before, only an int pid). */
+static bool tp_btf_first_arg_is_task(const char *tp)
 {
-	struct oomprof_bpf *skel = oomprof_bpf__open();
+	const struct btf_type *t;
+	const struct btf_param *p;
+	struct btf *btf = btf__load_vmlinux_btf();
+	char name[128];
+	bool ok = false;
+	int id;
+
+	if (!btf)
+		return false;
+	snprintf(name, sizeof(name), "btf_trace_%s", tp);
+	id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	if (t)
+		t = btf__type_by_id(btf, t->type); /* pointer */
+	if (t && btf_is_ptr(t))
+		t = btf__type_by_id(btf, t->type); /* func_proto (void *, args...) */
+	if (t && btf_is_func_proto(t) && btf_vlen(t) >= 2) {
+		p = btf_params(t) + 1;
+		t = btf__type_by_id(btf, p->type);
+		while (t && (btf_is_mod(t) || btf_is_typedef(t)))
+			t = btf__type_by_id(btf, t->type);
+		if (t && btf_is_ptr(t)) {
+			t = btf__type_by_id(btf, t->type);
+			ok = t && btf_is_struct(t) &&
+			     !strcmp(btf__name_by_offset(btf, t->name_off), "task_struct");
+		}
+	}
+	btf__free(btf);
+	return ok;
+}
+
+static void choose_variant(const struct capture_opts *o, struct variant *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->bounded = o->force_bounded ||
+		     libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_loop, NULL) != 1;
+	if (o->force_bounded)
+		snprintf(v->why_walk, sizeof(v->why_walk), "bounded loops (asked for)");
+	else if (v->bounded)
+		snprintf(v->why_walk, sizeof(v->why_walk),
+			 "bounded loops and tail calls (no bpf_loop before 5.17)");
+	else
+		snprintf(v->why_walk, sizeof(v->why_walk), "bpf_loop");
+
+	if (o->force_classic) {
+		snprintf(v->why_mv, sizeof(v->why_mv), "classic tracepoint (asked for)");
+	} else if (!probe_tp_btf("mark_victim")) {
+		snprintf(v->why_mv, sizeof(v->why_mv), "classic tracepoint (tp_btf refused)");
+	} else if (!tp_btf_first_arg_is_task("mark_victim")) {
+		snprintf(v->why_mv, sizeof(v->why_mv),
+			 "classic tracepoint (tp_btf passes only a pid before 6.9)");
+	} else {
+		v->mv_btf = true;
+		snprintf(v->why_mv, sizeof(v->why_mv), "tp_btf");
+	}
+
+	if (o->force_classic) {
+		snprintf(v->why_sd, sizeof(v->why_sd), "classic tracepoint (asked for)");
+	} else if (v->bounded) {
+		snprintf(v->why_sd, sizeof(v->why_sd),
+			 "classic tracepoint (the bounded walk continues by tail calls)");
+	} else if (!probe_tp_btf("signal_deliver")) {
+		snprintf(v->why_sd, sizeof(v->why_sd), "classic tracepoint (tp_btf refused)");
+	} else {
+		v->sd_btf = true;
+		snprintf(v->why_sd, sizeof(v->why_sd), "tp_btf");
+	}
+}
+
+/* libbpf's messages (verifier logs of a refused variant among them) go to the debug
+ * log: a refusal the loader recovers from is not an error. */
+static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *text = NULL, *line, *save = NULL;
+
+	(void)level;
+	if (!log_enabled(LOG_DEBUG) || vasprintf(&text, fmt, ap) < 0)
+		return 0;
+	/* A verifier log comes as one message: one log line per line of it. */
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_debug("libbpf: %s", line);
+	free(text);
+	return 0;
+}
+
+static void configure(struct oomprof_bpf *skel, const struct capture_opts *o,
+		      const struct variant *v)
+{
 	uint32_t depth = o->max_depth ? o->max_depth : OP_MAX_DEPTH;
 
-	if (!skel) {
-		*err = -errno;
-		return NULL;
-	}
 	if (depth > OP_MAX_DEPTH)
 		depth = OP_MAX_DEPTH;
 	skel->rodata->cfg_max_depth = depth;
@@ -645,22 +743,47 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	if (o->total_wait_ms)
 		skel->rodata->cfg_total_wait_ns = (uint64_t)o->total_wait_ms * 1000000;
 	skel->rodata->cfg_exit_walk = !o->no_exit_walk;
-	skel->rodata->cfg_classic_victim = !btf;
+	skel->rodata->cfg_classic_victim = !v->mv_btf;
 
 	bpf_map__set_max_entries(skel->maps.profile,
 				 ring_size(o->profile_ringbuf_bytes, 8u << 20));
 	bpf_map__set_max_entries(skel->maps.events, ring_size(o->events_ringbuf_bytes, 256u << 10));
 	if (o->max_procs)
 		bpf_map__set_max_entries(skel->maps.procs, o->max_procs);
-	if (o->max_victims)
+	if (o->max_victims) {
 		bpf_map__set_max_entries(skel->maps.victims, o->max_victims);
+		bpf_map__set_max_entries(skel->maps.bounded_claims, o->max_victims);
+	}
 
-	bpf_program__set_autoload(skel->progs.mark_victim_btf, btf);
-	bpf_program__set_autoload(skel->progs.signal_deliver_btf, btf);
-	bpf_program__set_autoload(skel->progs.mark_victim_tp, !btf);
-	bpf_program__set_autoload(skel->progs.signal_deliver_tp, !btf);
+	bpf_program__set_autoload(skel->progs.mark_victim_btf, v->mv_btf);
+	bpf_program__set_autoload(skel->progs.mark_victim_tp, !v->mv_btf);
+	bpf_program__set_autoload(skel->progs.signal_deliver_btf, !v->bounded && v->sd_btf);
+	bpf_program__set_autoload(skel->progs.signal_deliver_tp, !v->bounded && !v->sd_btf);
+	bpf_program__set_autoload(skel->progs.sched_process_exit, !v->bounded);
+	bpf_program__set_autoload(skel->progs.signal_deliver_bounded, v->bounded);
+	bpf_program__set_autoload(skel->progs.walk_bounded_tail, v->bounded);
+	bpf_program__set_autoload(skel->progs.sched_process_exit_bounded, v->bounded);
+	bpf_program__set_autoattach(skel->progs.walk_bounded_tail, false);
+}
 
+static struct oomprof_bpf *open_and_load(const struct capture_opts *o, const struct variant *v,
+					 int *err)
+{
+	struct oomprof_bpf *skel = oomprof_bpf__open();
+	__u32 slot = 0;
+	int fd;
+
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	configure(skel, o, v);
 	*err = oomprof_bpf__load(skel);
+	if (!*err && v->bounded) {
+		fd = bpf_program__fd(skel->progs.walk_bounded_tail);
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.bounded_next), &slot, &fd, BPF_ANY))
+			*err = -errno;
+	}
 	if (*err) {
 		oomprof_bpf__destroy(skel);
 		return NULL;
@@ -668,10 +791,51 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	return skel;
 }
 
+/* Loads the variant probing chose; when the kernel still refuses it, the next safer
+ * one: classic tracepoints, then also the bounded walk. */
+static struct oomprof_bpf *load_best(const struct capture_opts *o, struct variant *v, int *err)
+{
+	struct oomprof_bpf *skel = open_and_load(o, v, err);
+
+	if (!skel && (v->mv_btf || v->sd_btf)) {
+		log_debug("BPF programs refused (%s); trying classic tracepoints", strerror(-*err));
+		v->mv_btf = v->sd_btf = false;
+		snprintf(v->why_mv, sizeof(v->why_mv), "classic tracepoint (tp_btf refused: %s)",
+			 strerror(-*err));
+		snprintf(v->why_sd, sizeof(v->why_sd), "%s", v->why_mv);
+		skel = open_and_load(o, v, err);
+	}
+	if (!skel && !v->bounded) {
+		log_debug("BPF programs refused (%s); trying the bounded walk", strerror(-*err));
+		v->bounded = true;
+		snprintf(v->why_walk, sizeof(v->why_walk), "bounded loops (bpf_loop walk refused: %s)",
+			 strerror(-*err));
+		skel = open_and_load(o, v, err);
+	}
+	return skel;
+}
+
+static void describe(struct capture *cap, const struct variant *v)
+{
+	struct utsname u;
+
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "?");
+	snprintf(cap->description, sizeof(cap->description),
+		 "kernel %s; mark_victim: %s; signal_deliver: %s; walk: %s", u.release, v->why_mv,
+		 v->why_sd, v->why_walk);
+	if (v->mv_btf && v->sd_btf)
+		cap->variant = v->bounded ? "tp_btf-bounded" : "tp_btf";
+	else if (!v->mv_btf && !v->sd_btf)
+		cap->variant = v->bounded ? "classic-bounded" : "classic";
+	else
+		cap->variant = v->bounded ? "mixed-bounded" : "mixed";
+}
+
 struct capture *capture_open(const struct capture_opts *opts)
 {
 	struct capture *cap = calloc(1, sizeof(*cap));
-	bool btf;
+	struct variant v;
 	int err = 0;
 
 	if (!cap)
@@ -683,17 +847,15 @@ struct capture *capture_open(const struct capture_opts *opts)
 		return cap;
 	}
 
+	libbpf_set_print(libbpf_to_log);
 	err = ensure_tracefs();
 	if (err)
 		goto fail;
-	btf = !cap->opts.force_classic && probe_tp_btf("mark_victim") &&
-	      probe_tp_btf("signal_deliver");
-	cap->skel = open_and_load(&cap->opts, btf, &err);
-	if (!cap->skel && btf) /* e.g. a CO-RE field missing on this kernel */
-		cap->skel = open_and_load(&cap->opts, (btf = false), &err);
+	choose_variant(&cap->opts, &v);
+	cap->skel = load_best(&cap->opts, &v, &err);
 	if (!cap->skel)
 		goto fail;
-	cap->variant = btf ? "tp_btf" : "classic";
+	describe(cap, &v);
 
 	err = oomprof_bpf__attach(cap->skel);
 	if (err)
@@ -820,6 +982,11 @@ int capture_fd(const struct capture *cap)
 const char *capture_variant(const struct capture *cap)
 {
 	return cap ? cap->variant : "none";
+}
+
+const char *capture_description(const struct capture *cap)
+{
+	return cap && cap->description[0] ? cap->description : capture_variant(cap);
 }
 
 static const char *const counter_names[CAPTURE_C_MAX] = {

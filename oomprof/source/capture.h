@@ -89,6 +89,7 @@ struct capture_opts {
 	uint32_t total_wait_ms; /* ... per victim; default 1000 (OOM reaper: 2 s) */
 	uint32_t stale_ms;	/* deliver an unfinished capture after this; default 10000 */
 	bool force_classic;	/* do not use tp_btf programs */
+	bool force_bounded;	/* walk without bpf_loop even where the kernel has it */
 	bool no_exit_walk;	/* do not continue walks in sched_process_exit */
 	bool no_bpf;		/* no kernel side: records come from capture_feed() (tests) */
 };
@@ -110,8 +111,12 @@ int capture_poll(struct capture *cap, int timeout_ms);
 /* An fd that becomes readable when capture_poll has work (epoll). -1 with no_bpf. */
 int capture_fd(const struct capture *cap);
 
-/* Which program variants are in use, e.g. "tp_btf" or "classic". */
+/* Which program variants are in use: "tp_btf", "classic", "mixed" (tp_btf for one
+ * hook only), with "-bounded" when the walk runs without bpf_loop. */
 const char *capture_variant(const struct capture *cap);
+/* One line for the start log: the kernel, the program chosen for each hook and why the
+ * others were not used. */
+const char *capture_description(const struct capture *cap);
 
 enum capture_counter {
 	CAPTURE_C_VICTIMS,

@@ -207,3 +207,36 @@ if start_probe "$dir" $(probe_for "$v" default leaker) --classic; then
 else
 	fail classic "probe did not start"
 fi
+
+# The walk without bpf_loop (what kernels before 5.17 get), forced on this kernel:
+# bounded loops, tail calls, the claim taken by map insertion.
+dir=$tmp/bounded
+# shellcheck disable=SC2046
+if start_probe "$dir" $(probe_for "$v" default leaker) --bounded; then
+	"$MEMCG_RUN" --limit ${LIMIT_MB}M --timeout 120 -- "$bin" -mode oom -rate 1 >"$dir/run" 2>&1
+	wait "$probe_pid"
+	if grep -q '^attached variant=[a-z_]*-bounded' "$dir/out"; then
+		check_leaker bounded "$dir" "$bin" "$v"
+	else
+		fail bounded "$(head -n1 "$dir/out")"
+	fi
+else
+	fail bounded "probe did not start"
+fi
+dir=$tmp/bounded-many
+mbin=$(testdata_bin "$v" default manybuckets)
+# shellcheck disable=SC2046
+if start_probe "$dir" $(probe_for "$v" default manybuckets) --rt --bounded; then
+	"$MEMCG_RUN" --limit 512M --timeout 140 -- "$mbin" -mode oom >"$dir/run" 2>&1
+	wait "$probe_pid"
+	prof=$(grep '^profile ' "$dir/out" | head -n1)
+	status=$(field "$prof" status)
+	n=$(field "$prof" buckets)
+	if [ "$status" = complete ] && [ "${n:-0}" -ge 60000 ]; then
+		pass "bounded-manybuckets ($n buckets)"
+	else
+		fail bounded-manybuckets "status=$status buckets=$n (want complete, >= 60000): $prof"
+	fi
+else
+	fail bounded-manybuckets "probe did not start: $(cat "$dir/out")"
+fi

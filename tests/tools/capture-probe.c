@@ -4,7 +4,7 @@
  *
  *   capture-probe --mbuckets ADDR --rate ADDR --cycle ADDR [--pie]
  *                 (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]
- *                 [--timeout SECS] [--ready FILE] [--victims N] [--classic]
+ *                 [--timeout SECS] [--ready FILE] [--victims N] [--classic] [--bounded] [--verbose]
  *                 [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]
  *
  * --exec registers every process whose exec filename ends with SUFFIX (up to --count
@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oomprof/base/log.h"
 #include "oomprof/source/capture.h"
 #include "oomprof/base/procinfo.h"
 
@@ -250,6 +251,7 @@ int main(int argc, char **argv)
 		{"count", required_argument, 0, 'n'},	 {"dump", required_argument, 0, 'd'},
 		{"timeout", required_argument, 0, 't'},	 {"ready", required_argument, 0, 'R'},
 		{"victims", required_argument, 0, 'v'},	 {"classic", no_argument, 0, 'C'},
+		{"bounded", no_argument, 0, 'L'},	 {"verbose", no_argument, 0, 'V'},
 		{"ringbuf", required_argument, 0, 'b'},	 {"wait-ms", required_argument, 0, 'w'},
 		{"budget", required_argument, 0, 'B'},	 {"no-exit-walk", no_argument, 0, 'X'},
 		{"rt", no_argument, 0, 'T'},
@@ -278,6 +280,8 @@ int main(int argc, char **argv)
 		case 'R': ready = optarg; break;
 		case 'v': pr.want_victims = num(optarg); break;
 		case 'C': opts.force_classic = true; break;
+		case 'L': opts.force_bounded = true; break;
+		case 'V': log_setup(LOG_DEBUG, LOG_TEXT); break;
 		case 'b': opts.profile_ringbuf_bytes = num(optarg); break;
 		case 'w': opts.wait_ms = num(optarg); break;
 		case 'B': opts.budget = num(optarg); break;
@@ -318,8 +322,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	capture_stats(pr.cap, &st);
-	printf("attached variant=%s maps_kernel_bytes=%" PRIu64 "\n", capture_variant(pr.cap),
-	       st.maps_kernel_bytes);
+	printf("attached variant=%s maps_kernel_bytes=%" PRIu64 " (%s)\n", capture_variant(pr.cap),
+	       st.maps_kernel_bytes, capture_description(pr.cap));
 	fflush(stdout);
 	if (pid && register_pid(&pr, pid))
 		goto cleanup;
