@@ -203,6 +203,45 @@ static int read_u64_file(const char *path, uint64_t *value)
 	return 0;
 }
 
+/* The number after "key " in a flat-keyed cgroup file (memory.events). 0 or -errno. */
+static int read_keyed(const char *path, const char *key, uint64_t *value)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	FILE *f = fopen(path, "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ' ') {
+			*value = strtoull(line + klen + 1, NULL, 10);
+			err = 0;
+			break;
+		}
+	fclose(f);
+	return err;
+}
+
+int memcg_oom_kills(const char *cgroup, uint64_t *kills)
+{
+	static const char *const files[][2] = {
+	    {"/sys/fs/cgroup", "memory.events"},
+	    {"/sys/fs/cgroup/unified", "memory.events"},
+	    {"/sys/fs/cgroup/memory", "memory.oom_control"},
+	};
+	char path[4096];
+
+	if (!strcmp(cgroup, "/"))
+		return -ENOENT; /* the root cgroup has no memory.events */
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s/%s", files[i][0], cgroup, files[i][1]);
+		if (read_keyed(path, "oom_kill", kills) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
 int memcg_limit_bytes(const char *cgroup, uint64_t *limit)
 {
 	static const char *const files[][2] = {

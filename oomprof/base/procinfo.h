@@ -39,12 +39,19 @@ uint64_t proc_maps_base(const struct proc_maps *m);
 /* The path of the process's memory cgroup ("/" when none), v2 or v1. 0 or -errno. */
 int proc_memcg_path(pid_t pid, char *buf, size_t len);
 
-/* A container id found in the cgroup path (64 hex digits), or "" when none. */
+/* A container id found in the cgroup path (64 hex digits), or "" when none: the last
+ * path element of the cgroupfs driver (/kubepods/burstable/pod<uid>/<id>) and the
+ * systemd driver's scopes (cri-containerd-<id>.scope, docker-<id>.scope,
+ * crio-<id>.scope, libpod-<id>.scope). */
 void container_id_from_cgroup(const char *cgroup, char *buf, size_t len);
 
 /* The memory limit of a memory cgroup given by its path (as proc_memcg_path returns
  * it): memory.max (v2) or memory.limit_in_bytes (v1). UINT64_MAX when unlimited.
  * 0 or -errno. */
 int memcg_limit_bytes(const char *cgroup, uint64_t *limit);
+
+/* The OOM kills counted in the memory cgroup (oom_kill of memory.events in v2, of
+ * memory.oom_control in v1). -ENOENT for the root cgroup or without the file. */
+int memcg_oom_kills(const char *cgroup, uint64_t *kills);
 
 #endif

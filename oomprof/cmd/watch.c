@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ struct watched {
 	struct capture_victim kill;
 	int64_t kill_time_ns;
 	uint64_t memcg_limit;
+	bool have_oom_kills;
+	uint64_t memcg_oom_kills; /* memory.events oom_kill, read at the kill */
 };
 
 struct watch {
@@ -286,6 +289,7 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	p->kill_time_ns = now_ns();
 	if (memcg_limit_bytes(p->memcg, &p->memcg_limit) < 0)
 		p->memcg_limit = 0;
+	p->have_oom_kills = memcg_oom_kills(p->memcg, &p->memcg_oom_kills) == 0;
 	log_info("OOM kill: pid %d (%s, %s), anon-rss %llu kB, memory cgroup %s: capturing "
 		 "its heap profile",
 		 tgid, p->target.comm, gosym_info(p->bin->sym)->go_version,
@@ -334,6 +338,11 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 		snprintf(lines[2], 160, "memory cgroup limit: none");
 	snprintf(lines[3], 160, "capture: %u buckets walked in %llu us over %u invocations",
 		 m->kernel_nbuckets, (unsigned long long)(m->walk_ns / 1000), m->invocations);
+	if (p->have_oom_kills)
+		snprintf(lines[4], 160, "memory cgroup oom kills: %llu",
+			 (unsigned long long)p->memcg_oom_kills);
+	else
+		snprintf(lines[4], 160, "memory cgroup oom kills: unknown");
 }
 
 static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
@@ -342,7 +351,7 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
-	char comments[4][160], path[4096], top[512], err[512];
+	char comments[5][160], path[4096], top[512], err[512];
 	struct heap_binary bin = {
 	    .sym = p->bin->sym, .bias = p->target.bias, .maps = &p->target.maps};
 	struct heap_meta meta = {
@@ -358,7 +367,7 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	int e;
 
 	kill_comments(p, m, comments);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		meta.extra[i] = comments[i];
 	if ((e = heapprof_build(raw, &bin, &meta, &pb, err, sizeof(err)))) {
 		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
@@ -436,6 +445,22 @@ static void realtime_self(void)
 	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0)
 		log_warn("cannot run at real-time priority (%s): captures of very large "
 			 "profiles may come out truncated on a busy host",
+			 strerror(errno));
+}
+
+/*
+ * Memory pressure comes before every OOM kill: file pages are evicted, and a daemon
+ * whose code must be read back from disk drains a capture too late (the victim's
+ * threads give up waiting for ring space, the OOM reaper takes its memory). So what is
+ * mapped now (code, libraries, the ring buffers' bookkeeping) is locked in memory, and
+ * later mappings are locked as they are touched (MCL_ONFAULT): the Go binaries that
+ * the per-binary cache maps count only with the pages actually read.
+ */
+static void lock_memory(void)
+{
+	if (mlockall(MCL_CURRENT) < 0 || mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		log_warn("cannot lock the daemon's memory (%s): under memory pressure before "
+			 "an OOM kill, captures may be lost",
 			 strerror(errno));
 }
 
@@ -583,6 +608,7 @@ int cmd_watch(int argc, char **argv)
 		cleanup(&w);
 		return EXIT_FAILURE_;
 	}
+	lock_memory();
 	log_info("oomprof watch: writing profiles to %s (BPF programs: %s; %s)", w.dir,
 		 capture_variant(w.cap), capture_description(w.cap));
 	scan_proc(&w);

@@ -13,18 +13,27 @@ die() {
 	exit 1
 }
 
-# The newest "package version" in SUITE among the names matching REGEX.
+# The newest "package version" in SUITE among the names matching REGEX (one apt-cache
+# call for all of them: each call reads the whole package cache).
 newest() {
-	local pkg
-	apt-cache search --names-only "$regex" 2>/dev/null | awk '{ print $1 }' |
-		while read -r pkg; do
-			apt-cache madison "$pkg" 2>/dev/null |
-				awk -F' *[|] *' -v s="$suite" -v p="$pkg" \
-					'$3 ~ ("(^| |/)" s "/") { print p, $2 }'
-		done | sort -V -k2 | tail -n 1
+	local names
+	names=$(apt-cache search --names-only "$regex" 2>/dev/null | awk '{ print $1 }')
+	[ -n "$names" ] || return 0
+	# shellcheck disable=SC2086
+	apt-cache madison $names 2>/dev/null |
+		awk -F' *[|] *' -v s="$suite" '$3 ~ ("(^| |/)" s "/") { gsub(/ /, "", $1); print $1, $2 }' |
+		sort -V -k2 | tail -n 1
 }
 
-read -r pkg version <<<"$(newest)" || true
+# The choice is kept until apt's package lists change (apt-cache is slow).
+choice=$dir/.choice-$name
+mkdir -p "$dir"
+if [ -s "$choice" ] && [ -z "$(find /var/lib/apt/lists -newer "$choice" -name '*Packages*' -print -quit 2>/dev/null)" ]; then
+	read -r pkg version <"$choice" || true
+else
+	read -r pkg version <<<"$(newest)" || true
+	[ -n "${pkg:-}" ] && echo "$pkg $version" >"$choice"
+fi
 [ -n "${pkg:-}" ] || die "no package matching $regex in $suite (is the suite configured? scripts/deps.sh --test)"
 tree=$dir/${pkg}_$version
 if [ -e "$tree/.unpacked" ]; then

@@ -8,8 +8,10 @@
 # the daemon's log is $1/watch.log, its profiles $1/profiles/.
 set -u
 out=$1
+exec 2>>"$out/guest.trace" # the commands, as they run: what a timed-out guest was doing
+set -x
 # shellcheck source=/dev/null
-source "$out/env" # OOMPROF MEMCG_RUN TESTDATA_GO (the go1.23 default builds)
+source "$out/env" # OOMPROF MEMCG_RUN TESTDATA_GO (the go1.23 default builds) GUEST_ONLY
 W=/tmp/w
 mkdir -p "$W/profiles" /tmp/bin
 CG=/sys/fs/cgroup
@@ -28,8 +30,9 @@ for p in leaker leaker-noprof manybuckets; do cp "$TESTDATA_GO/$p" /tmp/bin/; do
 run_in() {
 	local cg=$1 env=$2 pid rc
 	shift 2
+	# (an asynchronous command's stdin is /dev/null unless redirected: RUN_STDIN)
 	bash -c 'echo $$ >"$1/cgroup.procs" && echo 0 >/proc/self/oom_score_adj && shift && exec "$@"' \
-		run_in "$cg" "$@" >/dev/null 2>&1 &
+		run_in "$cg" "$@" <"${RUN_STDIN:-/dev/null}" >/dev/null 2>&1 &
 	pid=$!
 	wait "$pid"
 	rc=$?
@@ -85,101 +88,128 @@ echo "daemon=started" >"$W/daemon.env"
 echo "GUEST-DAEMON-UP: $(date +%s.%N)"
 
 # ---- the known-shares leaker killed by memory.max ----
-scenario memcg
-cg=$(new_cg oomprof-memcg 128M)
-run_in "$cg" "$W/memcg.env" /tmp/bin/leaker -mode oom -rate 1
-cg_facts "$cg" "$W/memcg.env"
-rmdir "$cg"
-save
+run_memcg() {
+	scenario memcg
+	cg=$(new_cg oomprof-memcg 128M)
+	run_in "$cg" "$W/memcg.env" /tmp/bin/leaker -mode oom -rate 1
+	cg_facts "$cg" "$W/memcg.env"
+	rmdir "$cg"
+	save
+}
 
 # ---- memory.oom.group=1: three Go processes, one OOM ----
-scenario oomgroup
-cg=$(new_cg oomprof-group 96M)
-echo 1 >"$cg/memory.oom.group"
-mkfifo "$W/hold.in"
-exec 7<>"$W/hold.in" # the holders read commands from it; never EOF while it is open
-holders=()
-for k in 1 2; do
-	run_in "$cg" "$W/oomgroup-hold$k.env" /tmp/bin/leaker -mode hold -mb 8 -rate 1 <"$W/hold.in" &
-	holders+=($!)
-done
-for ((i = 0; i < 300; i++)); do
-	[ "$(wc -l <"$cg/cgroup.procs")" -ge 2 ] && break
-	sleep 0.1
-done
-for p in $(cat "$cg/cgroup.procs"); do wait_log "watching pid $p " 30; done
-run_in "$cg" "$W/oomgroup.env" /tmp/bin/leaker -mode oom -rate 1
-wait "${holders[@]}"
-exec 7>&-
-cat "$W"/oomgroup-hold*.env >>"$W/oomgroup.env"
-cg_facts "$cg" "$W/oomgroup.env"
-rmdir "$cg"
-save
+run_oomgroup() {
+	scenario oomgroup
+	cg=$(new_cg oomprof-group 96M)
+	echo 1 >"$cg/memory.oom.group"
+	mkfifo "$W/hold.in"
+	exec 7<>"$W/hold.in" # the holders read commands from it; never EOF while it is open
+	holders=()
+	for k in 1 2; do
+		RUN_STDIN=$W/hold.in run_in "$cg" "$W/oomgroup-hold$k.env" /tmp/bin/leaker -mode hold -mb 8 -rate 1 &
+		holders+=($!)
+	done
+	for ((i = 0; i < 300; i++)); do
+		[ "$(wc -l <"$cg/cgroup.procs")" -ge 2 ] && break
+		sleep 0.1
+	done
+	for p in $(cat "$cg/cgroup.procs"); do wait_log "watching pid $p " 30; done
+	run_in "$cg" "$W/oomgroup.env" /tmp/bin/leaker -mode oom -rate 1
+	wait "${holders[@]}"
+	exec 7>&-
+	cat "$W"/oomgroup-hold*.env >>"$W/oomgroup.env"
+	cg_facts "$cg" "$W/oomgroup.env"
+	rmdir "$cg"
+	save
+}
 
 # ---- 50,000 buckets ----
-scenario manybuckets
-cg=$(new_cg oomprof-many 160M)
-run_in "$cg" "$W/manybuckets.env" /tmp/bin/manybuckets -mode oom -buckets 50000
-cg_facts "$cg" "$W/manybuckets.env"
-rmdir "$cg"
-save
+run_manybuckets() {
+	scenario manybuckets
+	cg=$(new_cg oomprof-many 160M)
+	run_in "$cg" "$W/manybuckets.env" /tmp/bin/manybuckets -mode oom -buckets 50000
+	cg_facts "$cg" "$W/manybuckets.env"
+	rmdir "$cg"
+	save
+}
 
 # ---- a container: own PID and mount namespace, a kubepods systemd-driver cgroup ----
-scenario container
-uid=0f0e0d0c-1111-2222-3333-444455556666
-cid=$(printf 'c0ffee%.0s' {1..11} | cut -c1-64)
-cpath=kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid//-/_}.slice/cri-containerd-$cid.scope
-cg=$(new_cg "$cpath" 64M)
-echo "cgroup=/$cpath" >>"$W/container.env"
-echo "container_id=$cid" >>"$W/container.env"
-run_in "$cg" "$W/container.env" unshare --pid --mount --fork --mount-proc /tmp/bin/leaker -mode oom -rate 1
-cg_facts "$cg" "$W/container.env"
-rmdir "$cg" "$CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid//-/_}.slice" \
-	"$CG/kubepods.slice/kubepods-burstable.slice" "$CG/kubepods.slice"
-save
+run_container() {
+	scenario container
+	uid=0f0e0d0c-1111-2222-3333-444455556666
+	cid=$(printf 'c0ffee%.0s' {1..11} | cut -c1-64)
+	cpath=kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid//-/_}.slice/cri-containerd-$cid.scope
+	cg=$(new_cg "$cpath" 64M)
+	echo "cgroup=/$cpath" >>"$W/container.env"
+	echo "container_id=$cid" >>"$W/container.env"
+	run_in "$cg" "$W/container.env" unshare --pid --mount --fork --mount-proc /tmp/bin/leaker -mode oom -rate 1
+	cg_facts "$cg" "$W/container.env"
+	rmdir "$cg" "$CG/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid//-/_}.slice" \
+		"$CG/kubepods.slice/kubepods-burstable.slice" "$CG/kubepods.slice"
+	save
+}
 
 # ---- a non-Go victim ----
-scenario nongo
-cg=$(new_cg oomprof-nongo 32M)
-big=$(printf 'x%.0s' {1..100})
-run_in "$cg" "$W/nongo.env" bash -c "s=$big; while :; do s=\$s\$s; done"
-cg_facts "$cg" "$W/nongo.env"
-rmdir "$cg"
-save
+run_nongo() {
+	scenario nongo
+	cg=$(new_cg oomprof-nongo 32M)
+	big=$(printf 'x%.0s' {1..100})
+	run_in "$cg" "$W/nongo.env" bash -c "s=$big; while :; do s=\$s\$s; done"
+	cg_facts "$cg" "$W/nongo.env"
+	rmdir "$cg"
+	save
+}
 
 # ---- a profiling-disabled victim ----
-scenario noprof
-cg=$(new_cg oomprof-noprof 48M)
-run_in "$cg" "$W/noprof.env" /tmp/bin/leaker-noprof -mode oom
-cg_facts "$cg" "$W/noprof.env"
-rmdir "$cg"
-save
+run_noprof() {
+	scenario noprof
+	cg=$(new_cg oomprof-noprof 48M)
+	run_in "$cg" "$W/noprof.env" /tmp/bin/leaker-noprof -mode oom
+	cg_facts "$cg" "$W/noprof.env"
+	rmdir "$cg"
+	save
+}
 
 # ---- a global OOM, the victim on tmpfs: no cgroup limit ----
-scenario global
-cg=$(new_cg oomprof-global max)
-run_in "$cg" "$W/global.env" /tmp/bin/leaker -mode oom -rate 1
-cg_facts "$cg" "$W/global.env"
-rmdir "$cg"
-save
+run_global() {
+	scenario global
+	cg=$(new_cg oomprof-global max)
+	run_in "$cg" "$W/global.env" /tmp/bin/leaker -mode oom -rate 1
+	cg_facts "$cg" "$W/global.env"
+	rmdir "$cg"
+	save
+}
 
 # ---- a global OOM after thrashing: victim and input on the (evictable) 9p tree ----
-# The victim grows slowly while a reader streams the Go toolchain through the page
-# cache; when anonymous memory has taken nearly everything, file pages (the victim's
-# text, the daemon's, the input) are evicted and re-read until the OOM killer acts.
-scenario thrash
-cg=$(new_cg oomprof-thrash max)
-(while :; do cat /usr/lib/go-1.23/pkg/tool/linux_amd64/* >/dev/null 2>&1; done) &
-reader=$!
-t0=$(date +%s)
-run_in "$cg" "$W/thrash.env" "$TESTDATA_GO/leaker" -mode oom -rate 1 -pause 2ms
-kill "$reader"
-wait "$reader" 2>/dev/null
-echo "seconds=$(($(date +%s) - t0))" >>"$W/thrash.env"
-grep -E '^(pgmajfault|workingset_refault_file|workingset_refault) ' /proc/vmstat >>"$W/thrash.env"
-cg_facts "$cg" "$W/thrash.env"
-rmdir "$cg"
-save
+run_thrash() {
+	scenario thrash
+	# The victim grows slowly while a reader streams the Go toolchain through the page
+	# cache; when anonymous memory has taken nearly everything, file pages (the victim's
+	# text, the daemon's, the input) are evicted and re-read until the OOM killer acts.
+	cg=$(new_cg oomprof-thrash max)
+	(while :; do cat /usr/lib/go-1.23/pkg/tool/linux_amd64/* >/dev/null 2>&1; done) &
+	reader=$!
+	t0=$(date +%s)
+	# Bounded: when the kernel has not chosen a victim after 90 s of thrashing, the OOM
+	# killer is invoked by hand (sysrq f: the same out_of_memory(), global), and the
+	# PASS line says so.
+	(sleep 90 && echo "forced=1" >>"$W/thrash.env" && echo f >/proc/sysrq-trigger) &
+	watchdog=$!
+	run_in "$cg" "$W/thrash.env" "$TESTDATA_GO/leaker" -mode oom -rate 1 -pause 2ms
+	kill "$watchdog" 2>/dev/null
+	kill "$reader"
+	wait "$reader" 2>/dev/null
+	echo "seconds=$(($(date +%s) - t0))" >>"$W/thrash.env"
+	grep -E '^(pgmajfault|workingset_refault_file|workingset_refault) ' /proc/vmstat >>"$W/thrash.env"
+	cg_facts "$cg" "$W/thrash.env"
+	rmdir "$cg"
+	save
+}
+
+for s in ${GUEST_ONLY:-memcg oomgroup manybuckets container nongo noprof global thrash}; do
+	"run_$s"
+	save
+done
 
 sleep 2
 kill -TERM "$watch_pid"

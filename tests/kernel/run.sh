@@ -12,7 +12,7 @@ GO=1.23 # the testdata toolchain used in the guests
 GOBIN=/usr/lib/go-$GO/bin/go
 KDIR=$BUILD/kernels
 RUNDIR=$BUILD/kernel-run
-GUEST_TIMEOUT=${GUEST_TIMEOUT:-420}
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-600}
 SCENARIOS="start memcg oomgroup manybuckets container nongo noprof global thrash clean-exit"
 
 # name suite package-regex
@@ -65,8 +65,8 @@ boot() {
 	fi
 	rm -rf "$out"
 	mkdir -p "$out"
-	printf 'OOMPROF=%s\nMEMCG_RUN=%s\nTESTDATA_GO=%s\n' "$OOMPROF" "$MEMCG_RUN" \
-		"$TESTDATA/go$GO/default" >"$out/env"
+	printf 'OOMPROF=%s\nMEMCG_RUN=%s\nTESTDATA_GO=%s\nGUEST_ONLY="%s"\n' "$OOMPROF" "$MEMCG_RUN" \
+		"$TESTDATA/go$GO/default" "${GUEST_ONLY:-}" >"$out/env"
 	timeout --kill-after=10 "$GUEST_TIMEOUT" qemu-system-x86_64 \
 		-accel tcg,thread=multi -cpu max -smp 2 -m 640M \
 		-nodefaults -display none -monitor none -serial stdio -no-reboot \
@@ -215,7 +215,7 @@ check_kernel() {
 		global) why=$(check_global global) ;;
 		thrash)
 			why=$(check_global thrash)
-			[ -z "$why" ] && { res PASS "$k" thrash "$(val thrash seconds) s, $(val thrash pgmajfault) major faults"; continue; }
+			[ -z "$why" ] && { res PASS "$k" "thrash ($(val thrash seconds) s, $(val thrash pgmajfault) major faults$([ "$(val thrash forced)" = 1 ] && echo ', OOM killer invoked by sysrq after 90 s'))"; continue; }
 			;;
 		esac
 		if [ -z "$why" ]; then res PASS "$k" "$s"; else res FAIL "$k" "$s" "$why"; fi

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,55 @@ TEST(procinfo_container_id_from_docker_and_k8s_paths)
 	snprintf(path, sizeof(path), "/x/%sa", hex);
 	container_id_from_cgroup(path, id, sizeof(id));
 	CHECK_STR(id, "");
+}
+
+/* Real cgroup v2 path shapes of the systemd and cgroupfs drivers. */
+TEST(procinfo_container_id_from_v2_paths)
+{
+	static const char *const shapes[] = {
+	    "/kubepods.slice/kubepods-burstable.slice/"
+	    "kubepods-burstable-pod3b5e0d32_8d8c_4d7c_9a2c_1d2e3f4a5b6c.slice/"
+	    "cri-containerd-%s.scope",
+	    "/kubepods.slice/kubepods-besteffort.slice/"
+	    "kubepods-besteffort-pod3b5e0d32_8d8c_4d7c_9a2c_1d2e3f4a5b6c.slice/crio-%s.scope",
+	    "/kubepods.slice/kubepods-pod3b5e0d32_8d8c_4d7c_9a2c_1d2e3f4a5b6c.slice/"
+	    "crio-conmon-%s.scope",
+	    "/system.slice/docker-%s.scope",
+	    "/machine.slice/libpod-%s.scope/container",
+	    "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-%s.scope",
+	    "/kubepods/burstable/pod3b5e0d32-8d8c-4d7c-9a2c-1d2e3f4a5b6c/%s",
+	    "/kubepods/pod3b5e0d32-8d8c-4d7c-9a2c-1d2e3f4a5b6c/%s",
+	    "/docker/%s",
+	};
+	const char *hex = "4f8e1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+	char id[80], path[512];
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		snprintf(path, sizeof(path), shapes[i], hex);
+		container_id_from_cgroup(path, id, sizeof(id));
+		CHECK_MSG(!strcmp(id, hex), "%s: got '%s'", path, id);
+	}
+	/* A pod's own cgroup, and the system's, name no container. */
+	container_id_from_cgroup("/kubepods.slice/kubepods-burstable.slice/"
+				 "kubepods-burstable-pod3b5e0d32_8d8c_4d7c_9a2c_1d2e3f4a5b6c.slice",
+				 id, sizeof(id));
+	CHECK_STR(id, "");
+	container_id_from_cgroup("/kubepods/burstable/pod3b5e0d32-8d8c-4d7c-9a2c-1d2e3f4a5b6c", id,
+				 sizeof(id));
+	CHECK_STR(id, "");
+	container_id_from_cgroup("/system.slice/containerd.service", id, sizeof(id));
+	CHECK_STR(id, "");
+}
+
+/* memory.max and memory.events of a cgroup that does not exist: -ENOENT, not 0. */
+TEST(procinfo_memcg_files_missing)
+{
+	uint64_t v = 7;
+
+	CHECK(memcg_oom_kills("/no-such-cgroup-oomprof-unit", &v) < 0);
+	CHECK(memcg_oom_kills("/", &v) < 0);
+	CHECK(memcg_limit_bytes("/no-such-cgroup-oomprof-unit", &v) < 0);
+	CHECK_EQ_U64(v, 7);
 }
 
 TEST(procinfo_self)
