@@ -25,8 +25,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define SIGKILL 9
-#define PAGE_SHIFT 12
+#define SIGKILL	      9
+#define PAGE_SHIFT    12
 #define NSEC_PER_TICK 10000000ULL /* USER_HZ = 100: /proc/PID/stat starttime unit */
 
 /* Tunables, set by the loader between open and load. */
@@ -149,14 +149,15 @@ static __always_inline __u64 pages_kb(__s64 pages)
 /* The same figures the classic tracepoint computes (kB), with the mm layout of the
  * running kernel: percpu_counter[] from 6.2 (its approximate total, as
  * get_mm_counter reads it), struct mm_rss_stat before. */
-static __always_inline void read_rss(struct op_rec_victim *r, struct mm_struct *mm)
+static __always_inline void read_rss(struct op_rss *r, struct mm_struct *mm)
 {
 	if (bpf_core_type_exists(struct mm_rss_stat___old)) {
 		struct mm_struct___old *old = (void *)mm;
 
 		r->anon_rss_kb = pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_ANONPAGES].counter));
 		r->file_rss_kb = pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_FILEPAGES].counter));
-		r->shmem_rss_kb = pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_SHMEMPAGES].counter));
+		r->shmem_rss_kb =
+		    pages_kb(BPF_CORE_READ(old, rss_stat.count[MM_SHMEMPAGES].counter));
 	} else {
 		r->anon_rss_kb = pages_kb(BPF_CORE_READ(mm, rss_stat[MM_ANONPAGES].count));
 		r->file_rss_kb = pages_kb(BPF_CORE_READ(mm, rss_stat[MM_FILEPAGES].count));
@@ -195,8 +196,16 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 	r->pid = task->pid;
 	r->uid = uid;
 	mm = task->mm;
-	if (mm)
-		read_rss(r, mm);
+	if (mm) {
+		struct op_rss rss = {};
+
+		read_rss(&rss, mm);
+		r->total_vm_kb = rss.total_vm_kb;
+		r->anon_rss_kb = rss.anon_rss_kb;
+		r->file_rss_kb = rss.file_rss_kb;
+		r->shmem_rss_kb = rss.shmem_rss_kb;
+		r->pgtables_kb = rss.pgtables_kb;
+	}
 	r->oom_score_adj = task->signal->oom_score_adj;
 	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), task->comm);
 	bpf_ringbuf_submit(r, 0);
@@ -267,18 +276,18 @@ int mark_victim_tp(struct trace_event_raw_mark_victim *ctx)
 
 struct walk {
 	__u64 id;
-	__u64 addr; /* next bucket */
+	__u64 addr;	/* next bucket */
 	__u64 deadline; /* ring-space waits stop here */
 	__u64 wait_ns;
 	__u32 tgid;
-	__u32 n;       /* buckets sent in this capture */
-	__u32 full;    /* ring-full events */
-	__u32 done;    /* the walk has ended (status, reason valid) */
-	__u32 paused;  /* stopped early, cursor valid */
+	__u32 n;      /* buckets sent in this capture */
+	__u32 full;   /* ring-full events */
+	__u32 done;   /* the walk has ended (status, reason valid) */
+	__u32 paused; /* stopped early, cursor valid */
 	__u32 status;
 	__u32 reason;
-	__u32 need;    /* bytes the waiting record needs */
-	__u32 parity;  /* scratch buffer of the next bucket */
+	__u32 need;	 /* bytes the waiting record needs */
+	__u32 parity;	 /* scratch buffer of the next bucket */
 	__u32 prev_npcs; /* PCs of the previous bucket sent in this invocation, 0: none */
 };
 
@@ -342,7 +351,8 @@ static __always_inline __u32 shared_bounded(const __u64 *cur, const __u64 *prev,
 	__u64 lim = ncur < nprev ? ncur : nprev, shared = 0, eq = 1;
 
 	for (__u32 k = 0; k < SHARED_MAX; k++) {
-		__u32 a = (ncur - 1 - k) & (OP_MAX_DEPTH - 1), b = (nprev - 1 - k) & (OP_MAX_DEPTH - 1);
+		__u32 a = (ncur - 1 - k) & (OP_MAX_DEPTH - 1),
+		      b = (nprev - 1 - k) & (OP_MAX_DEPTH - 1);
 		__u64 in = k - lim, diff = cur[a] ^ prev[b];
 
 		/* in: 1 while k < lim (the difference is negative); same: 1 when diff is 0.
@@ -367,26 +377,6 @@ __noinline int bounded_shared(__u32 parity, __u32 ncur, __u32 nprev)
 	if (!s || ncur > OP_MAX_DEPTH || nprev > OP_MAX_DEPTH || !ncur || !nprev)
 		return 0;
 	return shared_bounded(s->w[parity & 1].pcs, s->w[(parity & 1) ^ 1].pcs, ncur, nprev);
-}
-
-/* How many outer PCs of the bucket in cur it shares with the one sent before it. */
-static __always_inline __u32 shared_outer(struct walk *w, struct scratch *s, struct wbucket *cur,
-					  __u32 npcs, bool bounded)
-{
-	struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
-	__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
-	struct cmp c;
-
-	if (!w->prev_npcs || !npcs)
-		return 0;
-	if (bounded) {
-		__u32 n = bounded_shared(w->parity, npcs, w->prev_npcs);
-
-		return n < lim ? n : lim;
-	}
-	c = (struct cmp){.cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
-	bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);
-	return c.shared;
 }
 
 /* Read and send one bucket; returns 1 to stop. bounded: no bpf_loop anywhere (the
@@ -424,7 +414,8 @@ static __always_inline long walk_bucket(struct walk *w, bool bounded)
 	npcs = nstk < cfg_max_depth ? nstk : cfg_max_depth;
 	if (npcs > OP_MAX_DEPTH) /* for the verifier */
 		npcs = OP_MAX_DEPTH;
-	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
+	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64),
+				(void *)(addr + OP_BUCKET_HDR_SIZE)) ||
 	    bpf_probe_read_user(cur->mem, sizeof(cur->mem),
 				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
 		count(OP_M_READ_ERRORS);
@@ -433,7 +424,21 @@ static __always_inline long walk_bucket(struct walk *w, bool bounded)
 
 	/* Send only the inner frames that differ from the previous bucket's stack; the
 	 * outer frames it shares are rebuilt in userspace from that bucket (index - 1). */
-	shared = shared_outer(w, s, cur, npcs, bounded);
+	if (bounded && w->prev_npcs && npcs) {
+		__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
+
+		shared = bounded_shared(w->parity, npcs, w->prev_npcs);
+		if (shared > lim)
+			shared = lim;
+	} else if (!bounded && w->prev_npcs && npcs) {
+		struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
+		struct cmp c = {
+		    .cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
+		__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
+
+		bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);
+		shared = c.shared;
+	}
 	nsend = npcs - shared;
 	asm volatile("" : "+r"(nsend)); /* keep the bound check below for the verifier */
 	if (nsend > OP_MAX_DEPTH)
@@ -457,7 +462,7 @@ static __always_inline long walk_bucket(struct walk *w, bool bounded)
 		__u64 v = cur->mem[j], nz = v | -v;
 
 		asm volatile("" : "+r"(nz)); /* or clang turns it back into a branch */
-		nz >>= 63; /* 1 when v != 0 */
+		nz >>= 63;		     /* 1 when v != 0 */
 
 		o->data[k & (OP_MEMRECORD_WORDS - 1)] = v;
 		k += nz;
@@ -510,8 +515,12 @@ static long walk_one(__u32 i, struct walk *w)
 	return walk_bucket(w, false);
 }
 
-static __always_inline void send_begin(struct op_victim *v)
+/* with_rss: also read the victim's rss (its own context): the bounded family only,
+ * where mark_victim has none (classic tracepoint before 6.9); the bpf_loop programs are
+ * near the verifier's limit of processed instructions. */
+static __always_inline void send_begin(struct op_victim *v, bool with_rss)
 {
+	struct mm_struct *mm;
 	struct op_rec_begin *r;
 	__u64 head = 0;
 	__s64 rate = 0;
@@ -546,6 +555,10 @@ static __always_inline void send_begin(struct op_victim *v)
 	r->prof_cycle = cycle;
 	r->pad0 = 0;
 	r->ktime = bpf_ktime_get_ns();
+	__builtin_memset(&r->rss, 0, sizeof(r->rss));
+	mm = with_rss ? BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm) : NULL;
+	if (mm)
+		read_rss(&r->rss, mm);
 	bpf_ringbuf_submit(r, 0);
 }
 
@@ -584,7 +597,7 @@ static __always_inline void walk_claimed(struct op_victim *v, bool last)
 	__u64 t0, wait_left = 0;
 
 	if (v->state == OP_VS_MARKED)
-		send_begin(v);
+		send_begin(v, false);
 	if (v->state == OP_VS_WALKING) {
 		w.id = v->id;
 		w.tgid = v->tgid;
@@ -927,7 +940,7 @@ static __always_inline bool walk_claimed_bounded(struct op_victim *v)
 	if (!w)
 		return false;
 	if (v->state == OP_VS_MARKED)
-		send_begin(v);
+		send_begin(v, true);
 	if (v->state == OP_VS_WALKING) {
 		__builtin_memset(w, 0, sizeof(*w));
 		w->id = v->id;

@@ -19,10 +19,10 @@
 /* runtime.bucket header: next, allnext, typ, hash, size, nstk. */
 #define OP_BUCKET_HDR_SIZE 48
 /* runtime.memRecord: active + future[3], four u64 each. */
-#define OP_MEMRECORD_WORDS 16
+#define OP_MEMRECORD_WORDS  16
 #define OP_GO_BUCKET_MEMORY 1 /* runtime.memProfile bucket type */
-#define OP_COMM_LEN 16
-#define OP_FILENAME_LEN 256
+#define OP_COMM_LEN	    16
+#define OP_FILENAME_LEN	    256
 
 enum op_rec_type {
 	OP_REC_VICTIM = 1,
@@ -54,10 +54,10 @@ enum op_end_reason {
 };
 
 /* op_hdr.flags */
-#define OP_F_STACK_TRUNCATED 0x1 /* bucket: nstk > cfg_max_depth, first PCs only */
-#define OP_F_TGID_UNKNOWN 0x2	 /* victim: classic tracepoint, pid may be a thread id */
-#define OP_F_REGISTERED 0x4	 /* victim: a registered (Go) process: a capture follows */
-#define OP_F_RATE_UNREADABLE 0x8 /* begin: MemProfileRate could not be read */
+#define OP_F_STACK_TRUNCATED  0x1  /* bucket: nstk > cfg_max_depth, first PCs only */
+#define OP_F_TGID_UNKNOWN     0x2  /* victim: classic tracepoint, pid may be a thread id */
+#define OP_F_REGISTERED	      0x4  /* victim: a registered (Go) process: a capture follows */
+#define OP_F_RATE_UNREADABLE  0x8  /* begin: MemProfileRate could not be read */
 #define OP_F_CYCLE_UNREADABLE 0x10 /* begin: mProfCycle could not be read */
 
 struct op_hdr {
@@ -83,6 +83,15 @@ struct op_rec_victim {
 	char comm[OP_COMM_LEN];
 };
 
+/* A process's memory as the OOM killer reports it (kB). */
+struct op_rss {
+	__u64 total_vm_kb;
+	__u64 anon_rss_kb;
+	__u64 file_rss_kb;
+	__u64 shmem_rss_kb;
+	__u64 pgtables_kb;
+};
+
 /* First record of a capture, sent when the walk starts. */
 struct op_rec_begin {
 	struct op_hdr hdr;
@@ -91,6 +100,9 @@ struct op_rec_begin {
 	__u32 prof_cycle;
 	__u32 pad0;
 	__u64 ktime; /* walk start */
+	/* read in the victim's own context: where mark_victim's context has no rss
+	 * (the classic tracepoint before 6.9), this is the only reading */
+	struct op_rss rss;
 };
 
 /* One runtime bucket. data[] holds the memRecord's nonzero words (bit i of mem_mask
@@ -114,13 +126,13 @@ struct op_rec_bucket {
 /* Last record of a capture. */
 struct op_rec_end {
 	struct op_hdr hdr;
-	__u32 status; /* enum op_status */
-	__u32 reason; /* enum op_end_reason */
-	__u32 nbuckets;	   /* bucket records sent */
-	__u32 invocations; /* walk invocations (signal deliveries, exits) that walked */
-	__u64 walk_ns;	   /* time spent walking, summed over invocations */
-	__u64 ktime;	   /* time of this record */
-	__u64 last_addr;   /* bucket address at which the walk stopped (0 at list end) */
+	__u32 status;	    /* enum op_status */
+	__u32 reason;	    /* enum op_end_reason */
+	__u32 nbuckets;	    /* bucket records sent */
+	__u32 invocations;  /* walk invocations (signal deliveries, exits) that walked */
+	__u64 walk_ns;	    /* time spent walking, summed over invocations */
+	__u64 ktime;	    /* time of this record */
+	__u64 last_addr;    /* bucket address at which the walk stopped (0 at list end) */
 	__u32 ringbuf_full; /* bucket records that did not fit at first (retried) */
 	__u32 pad0;
 	__u64 wait_ns; /* time spent waiting for ring space, summed */
@@ -184,22 +196,22 @@ enum op_victim_state {
 
 /* Counters (per-CPU array "metrics", index = enum op_metric). */
 enum op_metric {
-	OP_M_VICTIMS,		/* mark_victim events */
-	OP_M_VICTIMS_GO,	/* ... of registered processes */
-	OP_M_EVENTS_DROPPED,	/* events ring full: a control record was lost */
-	OP_M_PROFILE_FULL,	/* profile ring full at a bucket (walk paused) */
-	OP_M_READ_ERRORS,	/* bpf_probe_read_user failures */
-	OP_M_BUCKETS,		/* bucket records sent */
-	OP_M_WALKS,		/* walk invocations */
-	OP_M_CLAIM_BUSY,	/* another thread was walking */
-	OP_M_SIGKILL_UNMARKED,	/* SIGKILL of a registered process not (yet) marked */
-	OP_M_EXIT_WALKS,	/* walks continued from sched_process_exit */
-	OP_M_EXIT_NO_MM,	/* sched_process_exit of a victim with mm already gone */
-	OP_M_VICTIM_MAP_FULL,	/* victims map insert failed */
-	OP_M_CORRUPT,		/* walks ended corrupt */
-	OP_M_SPIN_TIMEOUTS,	/* waits for a claim or ring space that timed out */
-	OP_M_PROCS_PRUNED,	/* procs entries removed at exit */
-	OP_M_EXITS_TRUNCATED,	/* END sent because the process exited mid-walk */
+	OP_M_VICTIMS,	       /* mark_victim events */
+	OP_M_VICTIMS_GO,       /* ... of registered processes */
+	OP_M_EVENTS_DROPPED,   /* events ring full: a control record was lost */
+	OP_M_PROFILE_FULL,     /* profile ring full at a bucket (walk paused) */
+	OP_M_READ_ERRORS,      /* bpf_probe_read_user failures */
+	OP_M_BUCKETS,	       /* bucket records sent */
+	OP_M_WALKS,	       /* walk invocations */
+	OP_M_CLAIM_BUSY,       /* another thread was walking */
+	OP_M_SIGKILL_UNMARKED, /* SIGKILL of a registered process not (yet) marked */
+	OP_M_EXIT_WALKS,       /* walks continued from sched_process_exit */
+	OP_M_EXIT_NO_MM,       /* sched_process_exit of a victim with mm already gone */
+	OP_M_VICTIM_MAP_FULL,  /* victims map insert failed */
+	OP_M_CORRUPT,	       /* walks ended corrupt */
+	OP_M_SPIN_TIMEOUTS,    /* waits for a claim or ring space that timed out */
+	OP_M_PROCS_PRUNED,     /* procs entries removed at exit */
+	OP_M_EXITS_TRUNCATED,  /* END sent because the process exited mid-walk */
 	OP_M_MAX,
 };
 

@@ -3,6 +3,7 @@
 #   unit    build/tests/unit (C unit tests)
 #   fuzz    every fuzz corpus replayed under ASan+UBSan
 #   e2e     tests/e2e/*.sh (root, BPF, memory cgroups)
+#   kernel  tests/kernel/run.sh: Debian's 5.10, 6.1 and 6.12 kernels in qemu guests
 # Each tier prints lines "PASS: name", "FAIL: name: why", "SKIP: name: why".
 # With CI=true a skipped end-to-end test counts as failed: CI must run them all.
 # Usage: tests/run.sh [FILTER]   (only tests whose script or name contains FILTER)
@@ -29,7 +30,7 @@ count() {
 		PASS:*) passed=$((passed + 1)); printf '%s\n' "$line" ;;
 		FAIL:*) failed=$((failed + 1)); printf '%s\n' "$line" ;;
 		SKIP:*)
-			if [ "$tier" = e2e ] && [ "${CI:-}" = true ]; then
+			if { [ "$tier" = e2e ] || [ "$tier" = kernel ]; } && [ "${CI:-}" = true ]; then
 				failed=$((failed + 1))
 				printf 'FAIL: %s (skipped, but CI=true requires it)\n' "${line#SKIP: }"
 			else
@@ -101,6 +102,11 @@ for script in tests/e2e/*.sh; do
 	fi
 	run_one e2e "$name" 900s bash "$script"
 done
+
+echo "== kernel matrix (qemu guests)"
+if [ -z "$filter" ] || [[ kernel/ == *"$filter"* ]] || [[ "$filter" == kernel* ]]; then
+	ALLOW_EMPTY=1 run_one kernel kernel 1500s bash tests/kernel/run.sh "$filter"
+fi
 
 echo "log: $log"
 line="$passed passed, $failed failed"

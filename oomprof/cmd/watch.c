@@ -392,6 +392,13 @@ static void on_profile(const struct raw_profile *raw, const struct capture_meta 
 	struct watch *w = ctx;
 	struct watched *p = find_proc(w, m->tgid);
 
+	/* Where mark_victim's context had no rss (the classic tracepoint before 6.9), the
+	 * walk's own reading stands in. */
+	if (p && !p->kill.anon_rss_kb && m->walk_rss.anon_rss_kb) {
+		p->kill.anon_rss_kb = m->walk_rss.anon_rss_kb;
+		p->kill.file_rss_kb = m->walk_rss.file_rss_kb;
+		p->kill.shmem_rss_kb = m->walk_rss.shmem_rss_kb;
+	}
 	handle_profile(w, p, raw, m);
 	/* A 50,000-bucket profile takes tens of MiB for a moment: give it back, so the
 	 * daemon's footprint between kills stays small. */

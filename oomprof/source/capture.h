@@ -30,20 +30,25 @@ struct capture_target {
 	uint64_t mbuckets_addr;		/* runtime.mbuckets */
 	uint64_t mem_profile_rate_addr; /* runtime.MemProfileRate */
 	uint64_t prof_cycle_addr;	/* runtime.mProfCycle */
-	uint64_t start_ticks; /* /proc/PID/stat starttime; 0 = not checked (PID reuse) */
+	uint64_t start_ticks;		/* /proc/PID/stat starttime; 0 = not checked (PID reuse) */
 };
 
 /* oom/mark_victim, for every victim (Go or not). Sizes in kB. */
 struct capture_victim {
-	pid_t pid;	   /* thread the OOM killer chose */
-	pid_t tgid;	   /* its process; equals pid when tgid_known is false */
-	bool tgid_known;   /* false with the classic tracepoint fallback */
-	bool registered;   /* a registered process: a profile follows */
+	pid_t pid;	 /* thread the OOM killer chose */
+	pid_t tgid;	 /* its process; equals pid when tgid_known is false */
+	bool tgid_known; /* false with the classic tracepoint fallback */
+	bool registered; /* a registered process: a profile follows */
 	char comm[16];
 	uint32_t uid;
 	int16_t oom_score_adj;
 	uint64_t total_vm_kb, anon_rss_kb, file_rss_kb, shmem_rss_kb, pgtables_kb;
 	uint64_t ktime_ns; /* CLOCK_MONOTONIC of the mark; also the capture id */
+};
+
+/* A process's memory as the OOM killer reports it (kB). */
+struct capture_rss {
+	uint64_t total_vm_kb, anon_rss_kb, file_rss_kb, shmem_rss_kb, pgtables_kb;
 };
 
 /* Everything known about a delivered profile besides its buckets. */
@@ -58,6 +63,8 @@ struct capture_meta {
 	uint64_t walk_ns, wait_ns;
 	/* kernel times (CLOCK_MONOTONIC ns): walk start, END, delivery by userspace */
 	uint64_t begin_ktime, end_ktime, delivered_ktime;
+	/* the victim's memory read by its own thread at the walk's start (BEGIN) */
+	struct capture_rss walk_rss;
 	/* userspace validation */
 	uint32_t missing;    /* bucket records lost (index gaps, fewer than END says) */
 	uint32_t duplicates; /* bucket addresses seen twice (cycle in allnext) */
@@ -67,8 +74,7 @@ struct capture_meta {
 struct capture_callbacks {
 	void (*on_victim)(const struct capture_victim *v, void *ctx);
 	/* p and meta are valid during the call only. */
-	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta,
-			   void *ctx);
+	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta, void *ctx);
 	void (*on_exec)(pid_t pid, pid_t old_pid, const char *comm, const char *filename,
 			void *ctx);
 	void (*on_exit)(pid_t tgid, uint64_t start_ticks, void *ctx); /* whole process gone */
@@ -85,13 +91,13 @@ struct capture_opts {
 	uint32_t max_depth;		/* PCs kept per bucket; default and max 1024 */
 	uint32_t max_buckets;		/* per capture; default 1 << 20 */
 	uint32_t budget;		/* buckets per walk invocation; default 65536 */
-	uint32_t wait_ms;     /* ring-space wait per invocation; default 50, -1u = none */
-	uint32_t total_wait_ms; /* ... per victim; default 1000 (OOM reaper: 2 s) */
-	uint32_t stale_ms;	/* deliver an unfinished capture after this; default 10000 */
-	bool force_classic;	/* do not use tp_btf programs */
-	bool force_bounded;	/* walk without bpf_loop even where the kernel has it */
-	bool no_exit_walk;	/* do not continue walks in sched_process_exit */
-	bool no_bpf;		/* no kernel side: records come from capture_feed() (tests) */
+	uint32_t wait_ms;		/* ring-space wait per invocation; default 50, -1u = none */
+	uint32_t total_wait_ms;		/* ... per victim; default 1000 (OOM reaper: 2 s) */
+	uint32_t stale_ms;  /* deliver an unfinished capture after this; default 10000 */
+	bool force_classic; /* do not use tp_btf programs */
+	bool force_bounded; /* walk without bpf_loop even where the kernel has it */
+	bool no_exit_walk;  /* do not continue walks in sched_process_exit */
+	bool no_bpf;	    /* no kernel side: records come from capture_feed() (tests) */
 };
 
 struct capture;
@@ -137,9 +143,9 @@ enum capture_counter {
 	CAPTURE_C_EXITS_TRUNCATED,
 	CAPTURE_C_KERNEL_MAX, /* the above mirror enum op_metric in bpf/oomprof.h */
 	CAPTURE_C_REJECTED = CAPTURE_C_KERNEL_MAX, /* malformed records (userspace) */
-	CAPTURE_C_ORPHANS,   /* records of no capture in progress */
-	CAPTURE_C_PROFILES,  /* profiles delivered */
-	CAPTURE_C_OVERFLOW,  /* captures refused: too many in flight, or out of memory */
+	CAPTURE_C_ORPHANS,			   /* records of no capture in progress */
+	CAPTURE_C_PROFILES,			   /* profiles delivered */
+	CAPTURE_C_OVERFLOW, /* captures refused: too many in flight, or out of memory */
 	CAPTURE_C_MAX,
 };
 
