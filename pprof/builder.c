@@ -454,8 +454,8 @@ static size_t packed_size(const uint64_t *v, size_t n)
 static size_t sample_size(const uint64_t *ids, size_t nids, const int64_t *values, size_t nvalues,
 			  const Perftools__Profiles__Label *labels, size_t nlabels)
 {
-	size_t ids_len = packed_size(ids, nids), values_len = packed_size((const uint64_t *)values,
-									   nvalues);
+	size_t ids_len = packed_size(ids, nids),
+	       values_len = packed_size((const uint64_t *)values, nvalues);
 	size_t size = 0;
 
 	if (nids)

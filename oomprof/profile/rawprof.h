@@ -16,9 +16,9 @@ struct raw_cycle {
 };
 
 struct raw_bucket {
-	uint64_t size; /* object slot size */
-	uint32_t nstk; /* number of PCs in pcs */
-	uint64_t *pcs; /* return PCs, innermost first */
+	uint64_t size;	  /* object slot size */
+	uint32_t nstk;	  /* number of PCs in pcs */
+	uint64_t *pcs;	  /* return PCs, innermost first */
 	struct raw_cycle active;
 	struct raw_cycle future[3];
 };
