@@ -7,6 +7,8 @@
 #   fail-above    a peak above the mark fails the run and keeps the peak snapshot; a
 #                 peak below it passes
 #   sigint        SIGINT to oomprof run mid-way: the command is stopped
+#   go-test       `go test` of a leaking test: the test binary's kill-time profile, none
+#                 of the go command, compile or link
 #   every case    the run's memory cgroup is gone afterwards
 source "$(dirname "$0")/../lib.sh"
 
@@ -165,6 +167,27 @@ else
 	fail sigint/command-stopped "rc=$RUN_RC $(tr '\n' ' ' <"$tmp/sigint.err")"
 fi
 cgroup_removed sigint
+
+# ---- go test: the test binary's profile is wanted, the go command's are not
+out=$tmp/go-test
+run_oomprof go-test --memory-limit 384M -d "$out" -- env -C "$ROOT/testdata" GOTOOLCHAIN=local \
+	GOPROXY=off GOFLAGS=-mod=mod GOCACHE="$TESTDATA/.gocache" CIMEM_LEAK=1 \
+	"$GO" test -count=1 -run TestLeak ./cimem
+run_wait
+f=$(ls "$out"/cimem.test-*Z.pb.gz 2>/dev/null | head -n 1)
+others=$(ls "$out" 2>/dev/null | grep -v '^cimem\.test-')
+if [ "$RUN_RC" -eq 1 ] && grep -q 'exited with status 1; 1 OOM kill' "$tmp/go-test.err" &&
+	[ -n "$f" ] && [ "$(top_function "$f")" = oomprof.test/testdata/cimem.leakForever ]; then
+	pass go-test/test-binary-kill-profile
+else
+	fail go-test/test-binary-kill-profile "rc=$RUN_RC file '${f:-none}' top $(top_function "$f"); $(head -n 3 "$tmp/go-test.err" | tr '\n' ' ')"
+fi
+if [ -z "$others" ] && [ -n "$(ls "$out" 2>/dev/null)" ]; then
+	pass go-test/no-go-command-profiles
+else
+	fail go-test/no-go-command-profiles "files: $(ls "$out" 2>/dev/null | tr '\n' ' ')"
+fi
+cgroup_removed go-test
 
 # ---- without root: a clear message and the documented status
 if command -v setpriv >/dev/null; then
