@@ -344,17 +344,25 @@ int cmd_run(int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	log_setup(r.o.verbose ? LOG_INFO : LOG_WARN, LOG_TEXT);
 	r.cg.event_fd = -1;
-	if (setup(&r))
-		return EXIT_RUN_FAILED;
+	/* Before the cgroup exists, so that no signal can leave it behind. */
 	signal(SIGINT, on_stop_signal);
 	signal(SIGTERM, on_stop_signal);
 	signal(SIGHUP, on_stop_signal);
+	if (setup(&r)) {
+		memcg_destroy(&r.cg, err, sizeof(err));
+		return EXIT_RUN_FAILED;
+	}
 	cfg.dir = r.o.dir;
 	cfg.only_memcg = r.cg.path;
 	r.progress = isatty(STDERR_FILENO);
 	if (!(r.w = watch_open(&cfg))) {
 		memcg_destroy(&r.cg, err, sizeof(err));
 		return EXIT_RUN_FAILED;
+	}
+	if (stop_signal) { /* stopped while the BPF programs loaded: COMMAND never ran */
+		watch_close(r.w);
+		memcg_destroy(&r.cg, err, sizeof(err));
+		return 128 + stop_signal;
 	}
 	child = fork();
 	if (child == 0)
