@@ -215,7 +215,8 @@ static void show_progress(struct run *r)
 	run_format_bytes(r->usage, u, sizeof(u));
 	run_format_bytes(r->peak_seen, p, sizeof(p));
 	run_format_bytes(r->cg.limit, l, sizeof(l));
-	fprintf(stderr, "\roomprof run: %s of %s, peak %s, %zu profiles \033[K", u, l, p, r->rep.n);
+	fprintf(stderr, "\roomprof run: usage %s, limit %s, peak %s, %zu profiles\033[K", u, l, p,
+		r->rep.n);
 }
 
 /* One round: kernel records, usage, the triggers it fires. */

@@ -7,6 +7,7 @@
 #   fail-above    a peak above the mark fails the run and keeps the peak snapshot; a
 #                 peak below it passes
 #   sigint        SIGINT to oomprof run mid-way: the command is stopped
+#   progress      a progress line when stderr is a terminal, none otherwise
 #   go-test       `go test` of a leaking test: the test binary's kill-time profile, none
 #                 of the go command, compile or link
 #   every case    the run's memory cgroup is gone afterwards
@@ -188,6 +189,19 @@ else
 	fail go-test/no-go-command-profiles "files: $(ls "$out" 2>/dev/null | tr '\n' ' ')"
 fi
 cgroup_removed go-test
+
+# ---- a progress line on a terminal only
+if command -v script >/dev/null; then
+	script -qec "'$OOMPROF' run -d '$tmp/tty' -- sleep 1.5" "$tmp/tty.log" >/dev/null 2>&1
+	if grep -q $'\roomprof run: usage .*, limit none, peak .*, 0 profiles' "$tmp/tty.log" &&
+		! grep -q $'\r' "$tmp/two-programs.err" "$tmp/settle.err"; then
+		pass progress-on-terminal-only
+	else
+		fail progress-on-terminal-only "$(cat -v "$tmp/tty.log" | head -n 4 | tr '\n' ' ')"
+	fi
+else
+	skip progress-on-terminal-only "no script(1)"
+fi
 
 # ---- without root: a clear message and the documented status
 if command -v setpriv >/dev/null; then
