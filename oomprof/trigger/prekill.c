@@ -16,6 +16,8 @@
 #define FORGET_MS 60000
 /* Bounds on what is tracked, whatever the host runs. */
 #define MAX_TRACKED 4096
+/* v1's "no limit": PAGE_COUNTER_MAX pages, 0x7ffffffffffff000 with 4 KiB pages. */
+#define V1_UNLIMITED (1ull << 62)
 
 struct pk_memcg {
 	struct memcg cg; /* path, and the v1 threshold eventfd */
@@ -130,7 +132,11 @@ static void arm(struct pk_memcg *m, unsigned pct)
 {
 	uint64_t limit;
 
-	if (memcg_limit_bytes(m->cg.path, &limit) < 0 || limit == m->th.limit)
+	if (memcg_limit_bytes(m->cg.path, &limit) < 0)
+		return;
+	if (limit >= V1_UNLIMITED) /* v1 says "no limit" with a huge number */
+		limit = UINT64_MAX;
+	if (limit == m->th.limit)
 		return;
 	threshold_init(&m->th, limit, &pct, 1);
 	if (m->cg.event_fd >= 0)
