@@ -1,5 +1,6 @@
 #include "oomprof/base/memcg.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -104,6 +105,47 @@ static int set_limit(const struct memcg *cg, uint64_t limit)
 	return e;
 }
 
+/* The creator's pid of a cgroup named "<prefix>-<pid>-<time>", or 0 when the name is not
+ * of that form. */
+static pid_t creator_pid(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, n) || name[n] != '-')
+		return 0;
+	pid = strtol(name + n + 1, &end, 10);
+	if (pid <= 0 || *end != '-' || end[1] < '0' || end[1] > '9')
+		return 0;
+	return (pid_t)pid;
+}
+
+/*
+ * A run that was itself SIGKILLed cannot remove its cgroup. The next one removes such
+ * leftovers: cgroups of our own naming whose creator is gone and which are empty (rmdir
+ * refuses a cgroup that still has processes, so nothing running is ever touched).
+ */
+static void remove_stale(const char *root, const char *prefix)
+{
+	struct dirent *d;
+	char dir[640];
+	pid_t pid;
+	DIR *dp;
+
+	if (!(dp = opendir(root)))
+		return;
+	while ((d = readdir(dp))) {
+		if (d->d_type != DT_DIR || !(pid = creator_pid(d->d_name, prefix)))
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", root, d->d_name);
+		rmdir(dir);
+	}
+	closedir(dp);
+}
+
 int memcg_create(struct memcg *cg, const char *prefix, uint64_t limit, char *err, size_t errlen)
 {
 	const char *root = memory_root(&cg->v2);
@@ -115,6 +157,7 @@ int memcg_create(struct memcg *cg, const char *prefix, uint64_t limit, char *err
 		snprintf(err, errlen, "no cgroup hierarchy with the memory controller");
 		return -ENOENT;
 	}
+	remove_stale(root, prefix);
 	snprintf(cg->path, sizeof(cg->path), "/%s-%d-%lld", prefix, (int)getpid(),
 		 (long long)time(NULL));
 	snprintf(cg->dir, sizeof(cg->dir), "%s%s", root, cg->path);

@@ -22,7 +22,8 @@ struct memcg {
 };
 
 /*
- * Creates a fresh cgroup "<prefix>-<pid>-<time>" at the root of the memory hierarchy,
+ * Creates a fresh cgroup "<prefix>-<pid>-<time>" at the root of the memory hierarchy
+ * (first removing empty ones of that naming left by a creator that is gone),
  * with limit bytes (0: no limit) and no swap. 0, or -errno with a message in err.
  */
 int memcg_create(struct memcg *cg, const char *prefix, uint64_t limit, char *err, size_t errlen);

@@ -7,6 +7,8 @@
 #   fail-above    a peak above the mark fails the run and keeps the peak snapshot; a
 #                 peak below it passes
 #   sigint        SIGINT to oomprof run mid-way: the command is stopped
+#   sigkill       oomprof run SIGKILLed mid-way leaves its cgroup; once it is empty, the
+#                 next run removes it
 #   progress      a progress line when stderr is a terminal, none otherwise
 #   go-test       `go test` of a leaking test: the test binary's kill-time profile, none
 #                 of the go command, compile or link
@@ -168,6 +170,25 @@ else
 	fail sigint/command-stopped "rc=$RUN_RC $(tr '\n' ' ' <"$tmp/sigint.err")"
 fi
 cgroup_removed sigint
+
+# ---- SIGKILL mid-way: nothing can clean up then; the next run removes the empty leftover
+out=$tmp/sigkill
+run_oomprof sigkill --memory-limit 128M -d "$out" -- sh -c "echo \$\$ >'$tmp/sigkill.pid'; exec sleep 300"
+wait_for "$tmp/sigkill.pid" '^[0-9]+$' 30
+killed_run=$RUN_PID
+kill -KILL "$killed_run"
+run_wait
+left=$(ls -d /sys/fs/cgroup/memory/oomprof-run-"$killed_run"-* /sys/fs/cgroup/oomprof-run-"$killed_run"-* 2>/dev/null)
+kill "$(cat "$tmp/sigkill.pid")" 2>/dev/null # the command we started, left running
+for _ in $(seq 100); do [ -z "$(cat "$left/cgroup.procs" 2>/dev/null)" ] && break; sleep 0.1; done
+run_oomprof sigkill-next -d "$out" -- true
+run_wait
+if [ -n "$left" ] && [ ! -e "$left" ] && [ "$RUN_RC" -eq 0 ]; then
+	pass sigkill/leftover-removed-by-next-run
+else
+	fail sigkill/leftover-removed-by-next-run "leftover '${left:-none}' exists=$([ -e "$left" ] && echo yes || echo no) rc=$RUN_RC"
+	[ -n "$left" ] && rmdir "$left" 2>/dev/null
+fi
 
 # ---- go test: the test binary's profile is wanted, the go command's are not
 out=$tmp/go-test
