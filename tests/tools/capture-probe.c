@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include "oomprof/base/log.h"
-#include "oomprof/base/log.h"
 #include "oomprof/source/capture.h"
 #include "oomprof/base/procinfo.h"
 
@@ -253,7 +252,6 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, 0, 't'},	 {"ready", required_argument, 0, 'R'},
 		{"victims", required_argument, 0, 'v'},	 {"classic", no_argument, 0, 'C'},
 		{"bounded", no_argument, 0, 'L'},	 {"verbose", no_argument, 0, 'V'},
-		{"bounded", no_argument, 0, 'L'},	 {"verbose", no_argument, 0, 'V'},
 		{"ringbuf", required_argument, 0, 'b'},	 {"wait-ms", required_argument, 0, 'w'},
 		{"budget", required_argument, 0, 'B'},	 {"no-exit-walk", no_argument, 0, 'X'},
 		{"rt", no_argument, 0, 'T'},
@@ -282,8 +280,6 @@ int main(int argc, char **argv)
 		case 'R': ready = optarg; break;
 		case 'v': pr.want_victims = num(optarg); break;
 		case 'C': opts.force_classic = true; break;
-		case 'L': opts.force_bounded = true; break;
-		case 'V': log_setup(LOG_DEBUG, LOG_TEXT); break;
 		case 'L': opts.force_bounded = true; break;
 		case 'V': log_setup(LOG_DEBUG, LOG_TEXT); break;
 		case 'b': opts.profile_ringbuf_bytes = num(optarg); break;
