@@ -3,6 +3,7 @@
 # tier): ns per bucket walked by the kernel side and kill-to-file latency, for a
 # 10,000-bucket program killed at memory.max. TCG is ~8x slower than the host: the
 # figures compare kernels (and walk variants) with each other, the ratio is to 6.12's.
+# BENCH_KERNELS="5.10 6.1" measures only those.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/kernel/guest-lib.sh"
 RUNDIR=$BUILD/kernel-bench
@@ -15,6 +16,7 @@ fi
 declare -A ns
 for entry in "${KERNELS[@]}"; do
 	read -r k suite regex <<<"$entry"
+	[ -n "${BENCH_KERNELS:-}" ] && [[ " $BENCH_KERNELS " != *" $k "* ]] && continue
 	OUTK=$RUNDIR/$k
 	tree=$(fetch_kernel "$k" "$suite" "$regex") || { echo "$k: cannot fetch the kernel"; continue; }
 	GUEST_ONLY=bench boot "$k" "$tree" "$OUTK"

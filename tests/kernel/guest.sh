@@ -209,6 +209,15 @@ run_thrash() {
 	save
 }
 
+# ---- the benchmark (tests/bench/kernels.sh, GUEST_ONLY=bench): 10,000 buckets ----
+run_bench() {
+	scenario bench
+	cg=$(new_cg oomprof-bench 128M)
+	run_in "$cg" "$W/bench.env" /tmp/bin/manybuckets -mode oom -buckets 10000
+	cg_facts "$cg" "$W/bench.env"
+	rmdir "$cg"
+}
+
 for s in ${GUEST_ONLY:-memcg oomgroup manybuckets container nongo noprof global thrash}; do
 	"run_$s"
 	save
