@@ -4,12 +4,17 @@
  * OOM killer chooses one, writes the profile its threads streamed on their way out.
  *
  *   oomprof watch [-d DIR] [--enable-memprofile[=RATE]] [-v] [--log-format text|json]
+ *                 [--metrics-addr ADDR] [--upload URL]... [--max-profiles N] ...
+ *
+ * Every option is also a key of the configuration file (base/options.h); what happens
+ * around each profile file (metrics, disk bounds, uploads) is sink/service.h.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,11 +28,17 @@
 #include "oomprof/cmd/cli.h"
 #include "oomprof/profile/heapprof.h"
 #include "oomprof/base/log.h"
+#include "oomprof/base/options.h"
 #include "oomprof/sink/dir.h"
+#include "oomprof/sink/service.h"
 #include "oomprof/profile/target.h"
 
 #define DEFAULT_DIR	    "/var/lib/oomprof"
+#define DEFAULT_CONFIG	    "/etc/oomprof/oomprof.conf"
 #define DEFAULT_ENABLE_RATE 524288
+#ifndef OOMPROF_VERSION
+#define OOMPROF_VERSION "0.1.0-dev"
+#endif
 /* How long a gone process's facts are kept for a profile still on its way. */
 #define EXITED_KEEP_MS 30000
 /* How long --enable-memprofile re-checks that the runtime did not reset the rate. */
@@ -38,7 +49,7 @@ struct watched {
 	uint64_t start_ticks;
 	struct bincache_entry *bin;
 	struct go_target target;
-	char memcg[512], container[80];
+	char memcg[512], container[80], pod[40];
 	bool enabled_by_us;
 	int64_t enable_until_ms;
 	int64_t exited_ms; /* 0 while alive */
@@ -56,6 +67,8 @@ struct watch {
 	struct watched **procs;
 	size_t nprocs, cap_procs;
 	uint64_t profiles_written, victims;
+	struct service *svc;
+	char host[256];
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -195,8 +208,10 @@ static void consider(struct watch *w, pid_t pid)
 	p->tgid = pid;
 	p->bin = bin;
 	proc_start_time(pid, &p->start_ticks);
-	if (proc_memcg_path(pid, p->memcg, sizeof(p->memcg)) == 0)
+	if (proc_memcg_path(pid, p->memcg, sizeof(p->memcg)) == 0) {
 		container_id_from_cgroup(p->memcg, p->container, sizeof(p->container));
+		pod_uid_from_cgroup(p->memcg, p->pod, sizeof(p->pod));
+	}
 	if (add_proc(w, p)) {
 		target_close(&p->target);
 		bincache_put(w->bins, bin);
@@ -275,12 +290,14 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	struct watched *p = find_proc(w, tgid);
 
 	w->victims++;
+	service_metrics(w->svc)->oom_kills++;
 	if (!p) {
 		log_info("OOM kill: pid %d (%.16s), anon-rss %llu kB: not a Go program oomprof "
 			 "watches; no profile",
 			 tgid, v->comm, (unsigned long long)v->anon_rss_kb);
 		return;
 	}
+	service_metrics(w->svc)->go_victims++;
 	p->victim = true;
 	p->kill = *v;
 	p->kill_time_ns = now_ns();
@@ -339,6 +356,31 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			   const struct capture_meta *m);
 
+/* The file is on disk: metrics, disk bounds, uploads. */
+static void profile_done(struct watch *w, const struct watched *p, const struct raw_profile *raw,
+			 const char *path, int64_t time_ns)
+{
+	const char *module = gosym_info(p->bin->sym)->main_module;
+	struct upload_profile up = {
+	    .path = path,
+	    .service = *module ? module : p->target.comm,
+	    .host = w->host,
+	    .pod = p->pod,
+	    .container = p->container,
+	    .trigger = "oom-kill",
+	    .status = raw_status_name(raw->status),
+	    .time_s = time_ns / 1000000000,
+	};
+	struct timespec ts;
+	double latency = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (p->kill.ktime_ns)
+		latency = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->kill.ktime_ns) /
+			  1e9;
+	service_written(w->svc, &up, (int)raw->status, latency);
+}
+
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
@@ -357,11 +399,15 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	struct pprof_builder *pb;
 	int e;
 
+	snprintf(err, sizeof(err), "pid %d (%s)", p->tgid, p->target.comm);
+	if (!service_may_write(w->svc, err))
+		return;
 	kill_comments(p, m, comments);
 	for (int i = 0; i < 4; i++)
 		meta.extra[i] = comments[i];
 	if ((e = heapprof_build(raw, &bin, &meta, &pb, err, sizeof(err)))) {
 		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
+		service_metrics(w->svc)->lost[LOST_BUILD_ERROR]++;
 		return;
 	}
 	sink_profile_path(path, sizeof(path), w->dir, p->target.comm, p->tgid, meta.time_ns);
@@ -370,12 +416,14 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	if (e) {
 		log_error("pid %d (%s): writing %s: %s", p->tgid, p->target.comm, path,
 			  strerror(-e));
+		service_metrics(w->svc)->lost[LOST_WRITE_ERROR]++;
 		return;
 	}
 	w->profiles_written++;
 	top_three(path, top, sizeof(top));
 	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s); top inuse_space: %s",
 		 path, p->tgid, p->target.comm, raw->nbuckets, raw_status_name(raw->status), top);
+	profile_done(w, p, raw, path, meta.time_ns);
 }
 
 static void on_profile(const struct raw_profile *raw, const struct capture_meta *m, void *ctx)
@@ -394,6 +442,7 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 {
 	if (!p) {
 		log_warn("profile of pid %d arrived, but its process is unknown; dropped", m->tgid);
+		service_metrics(w->svc)->lost[LOST_UNKNOWN_PROCESS]++;
 		return;
 	}
 	if (!raw->nbuckets && !raw->mem_profile_rate &&
@@ -403,6 +452,7 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "
 			 "import is not enough), or run oomprof watch --enable-memprofile",
 			 p->tgid, p->target.comm);
+		service_metrics(w->svc)->lost[LOST_PROFILING_DISABLED]++;
 		return;
 	}
 	write_kill_profile(w, p, raw, m);
@@ -449,94 +499,145 @@ static void protect_self(void)
 			 strerror(errno));
 }
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: oomprof watch [-d DIR] [--enable-memprofile[=RATE]] [-v]\n"
-		"                     [--log-format text|json] [--ring-buffer-size BYTES]\n"
-		"\n"
-		"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
-		"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
-		"Runs until SIGINT or SIGTERM. Needs root (BPF).\n"
-		"\n"
-		"  -d, --dir DIR               where profiles go (default: " DEFAULT_DIR ")\n"
-		"      --enable-memprofile[=RATE]\n"
-		"                              set runtime.MemProfileRate (default 524288) in\n"
-		"                              processes whose binary disabled memory profiling;\n"
-		"                              this writes into their memory, hence opt-in\n"
-		"      --ring-buffer-size N    bytes of kernel ring buffer for bucket data\n"
-		"                              (default 8 MiB)\n"
-		"  -v, --verbose               log every process watched\n"
-		"      --log-format FORMAT     text (default) or json\n");
-}
-
 struct watch_opts {
 	const char *dir;
 	int64_t enable_rate;
-	uint32_t ringbuf;
-	enum log_level level;
-	enum log_format format;
+	int64_t ringbuf;
+	bool verbose;
+	int log_format; /* index into log_formats */
+	const char *metrics_addr;
+	struct opt_list upload;
+	int upload_format; /* index into upload_formats */
+	const char *upload_tenant, *upload_queue;
+	int64_t upload_queue_max, max_profiles, max_bytes, min_free;
 };
 
-static int parse_args(int argc, char **argv, struct watch_opts *o)
-{
-	static const struct option longopts[] = {
-	    {"dir", required_argument, NULL, 'd'},
-	    {"enable-memprofile", optional_argument, NULL, 'e'},
-	    {"ring-buffer-size", required_argument, NULL, 'r'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"log-format", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0}};
-	char *end;
-	int c;
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const upload_formats[] = {"auto", "pyroscope", "parca", NULL};
 
-	while ((c = getopt_long(argc, argv, "d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			o->dir = optarg;
-			break;
-		case 'e':
-			o->enable_rate = optarg ? strtoll(optarg, &end, 10) : DEFAULT_ENABLE_RATE;
-			if (optarg && (*end || o->enable_rate <= 0)) {
+#define O(field) offsetof(struct watch_opts, field)
+static const struct opt_def watch_defs[] = {
+    {"dir", 'd', OPT_STRING, O(dir), "DIR", "where profiles go (default " DEFAULT_DIR ")"},
+    {"enable-memprofile", 0, OPT_INT_IMPLIED, O(enable_rate), "RATE",
+     "set runtime.MemProfileRate (default 524288) in processes whose binary\n"
+     "                               disabled memory profiling (writes into them: opt-in)",
+     .min = 1, .implied = DEFAULT_ENABLE_RATE},
+    {"ring-buffer-size", 0, OPT_SIZE, O(ringbuf), "SIZE",
+     "kernel ring buffer for bucket data (default 8M)", .min = 4096, .max = 1 << 30},
+    {"verbose", 'v', OPT_BOOL, O(verbose), NULL, "log every process watched"},
+    {"log-format", 0, OPT_CHOICE, O(log_format), "FORMAT", "text (default) or json",
+     .choices = log_formats},
+    {"metrics-addr", 0, OPT_STRING, O(metrics_addr), "ADDR",
+     "serve Prometheus metrics on http://ADDR/metrics (HOST:PORT; off by default)"},
+    {"upload", 0, OPT_LIST, O(upload), "URL",
+     "also send each profile to a store: pyroscope+http(s)://HOST:PORT or\n"
+     "                               parca+http(s)://HOST:PORT (repeatable)"},
+    {"upload-format", 0, OPT_CHOICE, O(upload_format), "FORMAT",
+     "pyroscope or parca, for --upload URLs without a prefix",
+     .choices = upload_formats},
+    {"upload-tenant", 0, OPT_STRING, O(upload_tenant), "ID",
+     "X-Scope-OrgID header for Pyroscope (multi-tenant)"},
+    {"upload-queue", 0, OPT_STRING, O(upload_queue), "DIR",
+     "profiles still to upload (default DIR/.upload-queue)"},
+    {"upload-queue-max", 0, OPT_INT, O(upload_queue_max), "N",
+     "uploads kept waiting at most; the oldest go (default 256)", .min = 1,
+     .max = 100000},
+    {"max-profiles", 0, OPT_INT, O(max_profiles), "N",
+     "keep at most N profiles, deleting the oldest (default 1000; 0: no limit)"},
+    {"max-bytes", 0, OPT_SIZE, O(max_bytes), "SIZE",
+     "keep at most SIZE of profiles (default 1G; 0: no limit)"},
+    {"min-free", 0, OPT_SIZE, O(min_free), "SIZE",
+     "write nothing when the file system has less left (default 100M)"},
+    {0}};
+#undef O
+
+static const struct opt_command watch_cmd = {
+    .name = "oomprof watch",
+    .synopsis =
+	"usage: oomprof watch [OPTIONS]\n"
+	"\n"
+	"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
+	"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
+	"Runs until SIGINT or SIGTERM. Needs root (BPF). Every option is also a key of the\n"
+	"configuration file (key = value, one a line).\n"
+	"\n",
+    .defs = watch_defs,
+    .default_config = DEFAULT_CONFIG,
+};
+
+static int parse_args(int argc, char **argv, struct watch_opts *o, struct opt_store *st)
+{
+	int rc = opts_parse(&watch_cmd, o, st, argc, argv);
+
+	if (!rc && o->upload_format == 0)
+		for (size_t i = 0; i < o->upload.n; i++)
+			if (strncmp(o->upload.v[i], "pyroscope+", 10) &&
+			    strncmp(o->upload.v[i], "parca+", 6)) {
 				fprintf(stderr,
-					"oomprof watch: --enable-memprofile takes a "
-					"positive rate in bytes, not '%s'\n",
-					optarg);
+					"oomprof watch: --upload %s: which store? Write "
+					"pyroscope+%s or parca+%s, or give --upload-format\n",
+					o->upload.v[i], o->upload.v[i], o->upload.v[i]);
 				return EXIT_USAGE;
 			}
-			break;
-		case 'r':
-			o->ringbuf = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || o->ringbuf < 4096) {
-				fprintf(stderr, "oomprof watch: bad --ring-buffer-size '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			o->level = LOG_DEBUG;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "json"))
-				o->format = LOG_JSON;
-			else if (strcmp(optarg, "text")) {
-				fprintf(stderr, "oomprof watch: --log-format takes text or json\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "oomprof watch: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
+	return rc;
+}
+
+/* For /metrics: the gauges only the daemon knows. */
+static bool fill_metrics(struct metrics *m, struct capture_stats *st, void *ctx)
+{
+	struct watch *w = ctx;
+	size_t alive = 0;
+
+	for (size_t i = 0; i < w->nprocs; i++)
+		alive += !w->procs[i]->exited_ms;
+	m->watched = alive;
+	m->binaries_parsed = (uint64_t)bincache_parses(w->bins);
+	return w->cap && capture_stats(w->cap, st) == 0;
+}
+
+static struct service *open_service(struct watch *w, const struct watch_opts *o,
+				    char *queue_dir, size_t len)
+{
+	static const enum upload_format formats[] = {UPLOAD_FORMAT_NONE, UPLOAD_FORMAT_PYROSCOPE,
+						     UPLOAD_FORMAT_PARCA};
+	struct service_opts so = {
+	    .metrics_addr = o->metrics_addr,
+	    .version = OOMPROF_VERSION,
+	    .retention = {.dir = o->dir,
+			  .max_profiles = o->max_profiles,
+			  .max_bytes = o->max_bytes,
+			  .min_free = o->min_free},
+	    .upload = {.urls = o->upload.v,
+		       .nurls = o->upload.n,
+		       .format = formats[o->upload_format],
+		       .tenant = o->upload_tenant,
+		       .queue_dir = queue_dir,
+		       .queue_max = (size_t)o->upload_queue_max},
+	    .fill = fill_metrics,
+	    .ctx = w,
+	};
+	char err[512];
+	struct service *svc;
+
+	if (o->upload_queue)
+		snprintf(queue_dir, len, "%s", o->upload_queue);
+	else
+		snprintf(queue_dir, len, "%s/.upload-queue", o->dir);
+	if (!(svc = service_open(&so, err, sizeof(err))))
+		log_error("oomprof watch: %s", err);
+	return svc;
+}
+
+/* Sleeps until the ring buffers, a scraper or an upload need the daemon. */
+static int wait_for_work(struct watch *w, int longest)
+{
+	struct pollfd fds[1 + 1 + SERVICE_MAX_POLLFDS];
+	size_t n = 0;
+
+	fds[n++] = (struct pollfd){.fd = capture_fd(w->cap), .events = POLLIN};
+	n += service_pollfds(w->svc, fds + n, sizeof(fds) / sizeof(fds[0]) - n);
+	if (poll(fds, n, service_timeout_ms(w->svc, longest)) < 0 && errno != EINTR)
+		return -errno;
 	return 0;
 }
 
@@ -547,31 +648,69 @@ static void cleanup(struct watch *w)
 	free(w->procs);
 	capture_close(w->cap);
 	bincache_free(w->bins);
+	service_close(w->svc);
+}
+
+static int run_loop(struct watch *w)
+{
+	int e;
+
+	for (int64_t next_tick = mono_ms() + 1000; !stop_requested;) {
+		e = wait_for_work(w, 250);
+		if (!e)
+			e = capture_poll(w->cap, 0);
+		if (e < 0 && e != -EINTR) {
+			log_error("polling the ring buffers: %s", strerror(-e));
+			return EXIT_FAILURE_;
+		}
+		service_step(w->svc);
+		if (mono_ms() >= next_tick) {
+			tick(w);
+			next_tick = mono_ms() + 1000;
+		}
+	}
+	return 0;
 }
 
 int cmd_watch(int argc, char **argv)
 {
-	struct watch_opts o = {.dir = DEFAULT_DIR, .level = LOG_INFO, .format = LOG_TEXT};
+	struct watch_opts o = {.dir = DEFAULT_DIR,
+			       .upload_queue_max = 256,
+			       .max_profiles = 1000,
+			       .max_bytes = 1LL << 30,
+			       .min_free = 100LL << 20};
 	struct watch w = {0};
 	struct capture_opts copts = {0};
-	int rc = parse_args(argc, argv, &o), e;
+	struct opt_store store = {0};
+	char queue_dir[1024];
+	int rc = parse_args(argc, argv, &o, &store), e;
 
-	if (rc)
+	if (rc) {
+		opts_free(&store);
 		return rc < 0 ? EXIT_OK : rc;
-	log_setup(o.level, o.format);
+	}
+	log_setup(o.verbose ? LOG_DEBUG : LOG_INFO, o.log_format ? LOG_JSON : LOG_TEXT);
 	if ((e = sink_make_dir(o.dir)) < 0) {
 		log_error("cannot create %s: %s", o.dir, strerror(-e));
+		opts_free(&store);
 		return EXIT_FAILURE_;
 	}
 	w.dir = o.dir;
 	w.enable_rate = o.enable_rate;
+	if (gethostname(w.host, sizeof(w.host) - 1) < 0)
+		w.host[0] = 0;
 	w.bins = bincache_new();
+	if (!(w.svc = open_service(&w, &o, queue_dir, sizeof(queue_dir)))) {
+		cleanup(&w);
+		opts_free(&store);
+		return EXIT_FAILURE_;
+	}
 	copts.cb = (struct capture_callbacks){.on_victim = on_victim,
 					      .on_profile = on_profile,
 					      .on_exec = on_exec,
 					      .on_exit = on_exit_event,
 					      .ctx = &w};
-	copts.profile_ringbuf_bytes = o.ringbuf;
+	copts.profile_ringbuf_bytes = (uint32_t)o.ringbuf;
 	signal(SIGINT, on_stop_signal);
 	signal(SIGTERM, on_stop_signal);
 	protect_self();
@@ -581,26 +720,17 @@ int cmd_watch(int argc, char **argv)
 		log_error("cannot load the BPF programs: %s%s", strerror(errno),
 			  errno == EPERM ? " (run as root)" : "");
 		cleanup(&w);
+		opts_free(&store);
 		return EXIT_FAILURE_;
 	}
 	log_info("oomprof watch: writing profiles to %s (BPF programs: %s)", w.dir,
 		 capture_variant(w.cap));
 	scan_proc(&w);
-	for (int64_t next_tick = mono_ms() + 1000; !stop_requested;) {
-		e = capture_poll(w.cap, 250);
-		if (e < 0 && e != -EINTR) {
-			log_error("polling the ring buffers: %s", strerror(-e));
-			rc = EXIT_FAILURE_;
-			break;
-		}
-		if (mono_ms() >= next_tick) {
-			tick(&w);
-			next_tick = mono_ms() + 1000;
-		}
-	}
+	rc = run_loop(&w);
 	capture_flush(w.cap, true, 0); /* deliver whatever is still on its way */
 	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
 		 (unsigned long long)w.victims, (unsigned long long)w.profiles_written);
 	cleanup(&w);
+	opts_free(&store);
 	return rc;
 }
