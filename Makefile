@@ -85,6 +85,7 @@ run: deps
 tests: all $(BUILD)/tests/unit $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory SAN=1 fuzz-replay
 	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
+	$(Q)tests/tools/build-go-tools.sh $(BUILDROOT)/testdata
 
 check: test-deps
 	$(Q)$(MAKE) --no-print-directory tests
@@ -95,6 +96,7 @@ testdata:
 
 bench: all $(TOOLS)
 	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
+	$(Q)tests/tools/build-go-tools.sh $(BUILDROOT)/testdata
 	$(Q)BUILD=$(BUILD) TESTDATA=$(BUILDROOT)/testdata tests/bench/run.sh
 
 $(BUILD)/oomprof: $(BUILD)/obj/oomprof/cmd/main.o $(LIB)

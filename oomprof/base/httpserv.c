@@ -60,8 +60,7 @@ static int split_addr(const char *addr, char *host, size_t hlen, const char **po
 
 static int bind_listen(const char *addr, int *port_out, char *err, size_t errlen)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
-			*res = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[256];
@@ -143,8 +142,8 @@ static void accept_clients(struct http_server *s)
 		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
-		s->clients[i] = (struct http_client){.fd = fd,
-						     .deadline_ms = mono_ms() + HTTP_TIMEOUT_MS};
+		s->clients[i] =
+		    (struct http_client){.fd = fd, .deadline_ms = mono_ms() + HTTP_TIMEOUT_MS};
 	}
 }
 

@@ -60,7 +60,7 @@ int opts_parse_size(const char *s, int64_t *out)
 static int parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false",
-										   "off", "0"};
+										    "off", "0"};
 
 	for (size_t i = 0; i < 4; i++) {
 		if (!strcasecmp(s, yes[i]))
@@ -245,8 +245,8 @@ int opts_read_config(const struct opt_command *cmd, const char *path, void *out,
 	while (fgets(line, sizeof(line), f)) {
 		char *s;
 		if (++lineno > CONFIG_MAX_LINES || (!strchr(line, '\n') && !feof(f))) {
-			fprintf(stderr, "%s: %s:%d: line too long (or too many lines)\n",
-				cmd->name, path, lineno);
+			fprintf(stderr, "%s: %s:%d: line too long (or too many lines)\n", cmd->name,
+				path, lineno);
 			rc = EXIT_USAGE_;
 			break;
 		}
@@ -269,8 +269,7 @@ int opts_read_config(const struct opt_command *cmd, const char *path, void *out,
 }
 
 /* The --config / --no-config of argv, without disturbing getopt. */
-static const char *config_path(const struct opt_command *cmd, int argc, char **argv,
-			       bool *explicit)
+static const char *config_path(const struct opt_command *cmd, int argc, char **argv, bool *explicit)
 {
 	const char *path = cmd->default_config;
 
@@ -404,17 +403,18 @@ void opts_usage(const struct opt_command *cmd, FILE *out)
 		char left[64];
 		const char *eq = d->kind == OPT_INT_IMPLIED ? "[=" : " ";
 		snprintf(left, sizeof(left), "%s%c%s--%s%s%s%s", d->short_name ? "-" : " ",
-			 d->short_name ? d->short_name : ' ', d->short_name ? ", " : "  ",
-			 d->name, d->metavar ? eq : "", d->metavar ? d->metavar : "",
+			 d->short_name ? d->short_name : ' ', d->short_name ? ", " : "  ", d->name,
+			 d->metavar ? eq : "", d->metavar ? d->metavar : "",
 			 d->metavar && d->kind == OPT_INT_IMPLIED ? "]" : "");
 		if (strlen(left) > 28)
 			fprintf(out, "  %s\n  %-28s %s\n", left, "", d->help);
 		else
 			fprintf(out, "  %-28s %s\n", left, d->help);
 	}
-	fprintf(out, "      --config FILE            read options from FILE (default %s;\n"
-		     "                               flags win)\n"
-		     "      --no-config              read no configuration file\n",
+	fprintf(out,
+		"      --config FILE            read options from FILE (default %s;\n"
+		"                               flags win)\n"
+		"      --no-config              read no configuration file\n",
 		cmd->default_config ? cmd->default_config : "none");
 }
 

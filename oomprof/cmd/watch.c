@@ -376,8 +376,8 @@ static void profile_done(struct watch *w, const struct watched *p, const struct 
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (p->kill.ktime_ns)
-		latency = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->kill.ktime_ns) /
-			  1e9;
+		latency =
+		    ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->kill.ktime_ns) / 1e9;
 	service_written(w->svc, &up, (int)raw->status, latency);
 }
 
@@ -533,15 +533,13 @@ static const struct opt_def watch_defs[] = {
      "also send each profile to a store: pyroscope+http(s)://HOST:PORT or\n"
      "                               parca+http(s)://HOST:PORT (repeatable)"},
     {"upload-format", 0, OPT_CHOICE, O(upload_format), "FORMAT",
-     "pyroscope or parca, for --upload URLs without a prefix",
-     .choices = upload_formats},
+     "pyroscope or parca, for --upload URLs without a prefix", .choices = upload_formats},
     {"upload-tenant", 0, OPT_STRING, O(upload_tenant), "ID",
      "X-Scope-OrgID header for Pyroscope (multi-tenant)"},
     {"upload-queue", 0, OPT_STRING, O(upload_queue), "DIR",
      "profiles still to upload (default DIR/.upload-queue)"},
     {"upload-queue-max", 0, OPT_INT, O(upload_queue_max), "N",
-     "uploads kept waiting at most; the oldest go (default 256)", .min = 1,
-     .max = 100000},
+     "uploads kept waiting at most; the oldest go (default 256)", .min = 1, .max = 100000},
     {"max-profiles", 0, OPT_INT, O(max_profiles), "N",
      "keep at most N profiles, deleting the oldest (default 1000; 0: no limit)"},
     {"max-bytes", 0, OPT_SIZE, O(max_bytes), "SIZE",
@@ -595,8 +593,8 @@ static bool fill_metrics(struct metrics *m, struct capture_stats *st, void *ctx)
 	return w->cap && capture_stats(w->cap, st) == 0;
 }
 
-static struct service *open_service(struct watch *w, const struct watch_opts *o,
-				    char *queue_dir, size_t len)
+static struct service *open_service(struct watch *w, const struct watch_opts *o, char *queue_dir,
+				    size_t len)
 {
 	static const enum upload_format formats[] = {UPLOAD_FORMAT_NONE, UPLOAD_FORMAT_PYROSCOPE,
 						     UPLOAD_FORMAT_PARCA};

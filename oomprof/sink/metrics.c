@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+const double metrics_latency_bounds[METRICS_LATENCY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+								0.5,   1,    2.5,   5,	  10,  30};
 
-static const char *const lost_names[LOST_MAX] = {
-    "unknown_process", "profiling_disabled", "build_error", "write_error", "low_disk"};
-static const char *const upload_names[UPLOAD_RESULT_MAX] = {"ok", "retry", "rejected",
-							    "dropped"};
+static const char *const lost_names[LOST_MAX] = {"unknown_process", "profiling_disabled",
+						 "build_error", "write_error", "low_disk"};
+static const char *const upload_names[UPLOAD_RESULT_MAX] = {"ok", "retry", "rejected", "dropped"};
 
 void metrics_observe_latency(struct metrics *m, double seconds)
 {
@@ -69,8 +68,7 @@ static void head(struct out *o, const char *name, const char *type, const char *
 	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void one(struct out *o, const char *name, const char *type, const char *help,
-		uint64_t v)
+static void one(struct out *o, const char *name, const char *type, const char *help, uint64_t v)
 {
 	head(o, name, type, help);
 	put(o, "%s %llu\n", name, (unsigned long long)v);
@@ -81,8 +79,7 @@ static void latency(struct out *o, const struct metrics *m)
 	const char *name = "oomprof_kill_to_file_seconds";
 	uint64_t cum = 0;
 
-	head(o, name, "histogram",
-	     "Time from the OOM kill to its profile file being on disk.");
+	head(o, name, "histogram", "Time from the OOM kill to its profile file being on disk.");
 	for (int i = 0; i < METRICS_LATENCY_BUCKETS; i++) {
 		cum += m->latency_le[i];
 		put(o, "%s_bucket{le=\"%g\"} %llu\n", name, metrics_latency_bounds[i],

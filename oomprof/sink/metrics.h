@@ -23,10 +23,10 @@ enum metrics_lost {
 };
 
 enum metrics_upload {
-	UPLOAD_OK,	  /* accepted by the store */
-	UPLOAD_RETRY,	  /* failed, will be retried */
-	UPLOAD_REJECTED,  /* the store refused it (4xx): not retried */
-	UPLOAD_DROPPED,	  /* left the queue unsent: queue full, or the file was deleted */
+	UPLOAD_OK,	 /* accepted by the store */
+	UPLOAD_RETRY,	 /* failed, will be retried */
+	UPLOAD_REJECTED, /* the store refused it (4xx): not retried */
+	UPLOAD_DROPPED,	 /* left the queue unsent: queue full, or the file was deleted */
 	UPLOAD_RESULT_MAX,
 };
 

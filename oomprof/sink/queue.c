@@ -145,16 +145,15 @@ static int load(struct upload_queue *q)
 		struct upload_job **v;
 		if (!is_job_name(de->d_name))
 			continue;
-		if (!(j = malloc(sizeof(*j))) ||
-		    !(v = realloc(q->jobs, (q->n + 1) * sizeof(*v)))) {
+		if (!(j = malloc(sizeof(*j))) || !(v = realloc(q->jobs, (q->n + 1) * sizeof(*v)))) {
 			free(j);
 			break;
 		}
 		q->jobs = v;
 		if (read_job(q, de->d_name, j)) {
 			char path[1200];
-			log_warn("upload queue: %s/%s is not a job oomprof wrote; deleted it", q->dir,
-				 de->d_name);
+			log_warn("upload queue: %s/%s is not a job oomprof wrote; deleted it",
+				 q->dir, de->d_name);
 			snprintf(path, sizeof(path), "%s/%s", q->dir, de->d_name);
 			unlink(path);
 			free(j);

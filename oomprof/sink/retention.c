@@ -31,8 +31,8 @@ static bool digits(const char *s, size_t n)
 /* "20261122T011500.123Z.pb.gz" */
 static bool is_stamp(const char *s)
 {
-	return strlen(s) == 26 && digits(s, 8) && s[8] == 'T' && digits(s + 9, 6) &&
-	       s[15] == '.' && digits(s + 16, 3) && !strcmp(s + 19, "Z.pb.gz");
+	return strlen(s) == 26 && digits(s, 8) && s[8] == 'T' && digits(s + 9, 6) && s[15] == '.' &&
+	       digits(s + 16, 3) && !strcmp(s + 19, "Z.pb.gz");
 }
 
 static const char *stamp_of(const char *name)

@@ -245,8 +245,7 @@ static char *base64(const unsigned char *in, size_t n, size_t *out_len)
 }
 
 /* The Parca WriteRawRequest, JSON: labels (with __name__) and the base64 profile. */
-static char *parca_body(const struct upload_job *j, const char *prof, size_t len,
-			size_t *body_len)
+static char *parca_body(const struct upload_job *j, const char *prof, size_t len, size_t *body_len)
 {
 	size_t b64_len, cap, used;
 	char *b64 = base64((const unsigned char *)prof, len, &b64_len), *body;
@@ -264,9 +263,9 @@ static char *parca_body(const struct upload_job *j, const char *prof, size_t len
 				"{\"name\":\"service_name\",\"value\":\"%s\"}",
 				j->service);
 	for (size_t i = 0; i < j->nlabels; i++) /* names and values are clean_value()d */
-		used += (size_t)snprintf(body + used, cap - used,
-					 ",{\"name\":\"%s\",\"value\":\"%s\"}", j->label_names[i],
-					 j->label_values[i]);
+		used +=
+		    (size_t)snprintf(body + used, cap - used, ",{\"name\":\"%s\",\"value\":\"%s\"}",
+				     j->label_names[i], j->label_values[i]);
 	used += (size_t)snprintf(body + used, cap - used,
 				 "]},\"samples\":[{\"raw_profile\":\"%s\"}]}]}", b64);
 	free(b64);
@@ -435,7 +434,8 @@ static void finish(struct uploader *u, struct transfer *x, CURLcode res)
 		queue_remove(&u->queue, i);
 	} else {
 		if (res != CURLE_OK)
-			snprintf(why, sizeof(why), "%s", x->error[0] ? x->error : curl_easy_strerror(res));
+			snprintf(why, sizeof(why), "%s",
+				 x->error[0] ? x->error : curl_easy_strerror(res));
 		else
 			snprintf(why, sizeof(why), "HTTP %ld %s", status, x->reply);
 		why[strcspn(why, "\r\n")] = 0;

@@ -62,8 +62,8 @@ static char *write_tmp(const char *text)
 }
 
 /* Runs opts_parse with stderr sent to a file; returns the status and the message. */
-static int parse_capture(char **argv, int argc, struct t_opts *o, struct opt_store *st,
-			 char *msg, size_t len)
+static int parse_capture(char **argv, int argc, struct t_opts *o, struct opt_store *st, char *msg,
+			 size_t len)
 {
 	char path[] = "/tmp/oomprof-unit-err-XXXXXX";
 	int fd = mkstemp(path), saved = dup(2), rc;
@@ -213,7 +213,7 @@ TEST(retention_names)
 	CHECK(retention_is_profile_name("api-23593-20261122T012826.998Z.pb.gz"));
 	CHECK(retention_is_profile_name("my.app_x-1-20200101T000000.000Z.pb.gz"));
 	CHECK(!retention_is_profile_name("api-20261122T012826.998Z.pb.gz")); /* no pid */
-	CHECK(!retention_is_profile_name("-1-20261122T012826.998Z.pb.gz"));   /* no comm */
+	CHECK(!retention_is_profile_name("-1-20261122T012826.998Z.pb.gz"));  /* no comm */
 	CHECK(!retention_is_profile_name("api-1-20261122T012826.998Z.pb"));
 	CHECK(!retention_is_profile_name("api-1-2026112XT012826.998Z.pb.gz"));
 	CHECK(!retention_is_profile_name("a b-1-20261122T012826.998Z.pb.gz"));
@@ -331,8 +331,8 @@ TEST(pod_uid_from_cgroup_paths)
 {
 	char pod[40];
 
-	pod_uid_from_cgroup("/kubepods/burstable/pod1b2c3d4e-0000-1111-2222-333344445555/abc",
-			    pod, sizeof(pod));
+	pod_uid_from_cgroup("/kubepods/burstable/pod1b2c3d4e-0000-1111-2222-333344445555/abc", pod,
+			    sizeof(pod));
 	CHECK_STR(pod, "1b2c3d4e-0000-1111-2222-333344445555");
 	pod_uid_from_cgroup("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-"
 			    "pod1b2c3d4e_0000_1111_2222_333344445555.slice/cri-containerd-x.scope",
@@ -397,7 +397,8 @@ static void hello(const char *path, struct http_response *r, void *ctx)
 static void http_exchange(struct http_server *s, const char *req, size_t len, char *reply,
 			  size_t rlen)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(http_server_port(s)),
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(http_server_port(s)),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	size_t got = 0;
