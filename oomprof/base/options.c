@@ -412,8 +412,8 @@ void opts_usage(const struct opt_command *cmd, FILE *out)
 			fprintf(out, "  %-28s %s\n", left, d->help);
 	}
 	fprintf(out,
-		"      --config FILE            read options from FILE (default %s;\n"
-		"                               flags win)\n"
+		"      --config FILE            read options from FILE (flags win; default\n"
+		"                               %s)\n"
 		"      --no-config              read no configuration file\n",
 		cmd->default_config ? cmd->default_config : "none");
 }

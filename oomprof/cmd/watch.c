@@ -515,12 +515,13 @@ struct watch_opts {
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const upload_formats[] = {"auto", "pyroscope", "parca", NULL};
 
-#define O(field) offsetof(struct watch_opts, field)
+#define O(field)    offsetof(struct watch_opts, field)
+#define HELP_INDENT "                               " /* under the help column */
 static const struct opt_def watch_defs[] = {
     {"dir", 'd', OPT_STRING, O(dir), "DIR", "where profiles go (default " DEFAULT_DIR ")"},
     {"enable-memprofile", 0, OPT_INT_IMPLIED, O(enable_rate), "RATE",
-     "set runtime.MemProfileRate (default 524288) in processes whose binary\n"
-     "                               disabled memory profiling (writes into them: opt-in)",
+     "set MemProfileRate (default 524288) in processes\n" HELP_INDENT
+     "whose binary disabled memory profiling\n" HELP_INDENT "(writes into them, hence opt-in)",
      .min = 1, .implied = DEFAULT_ENABLE_RATE},
     {"ring-buffer-size", 0, OPT_SIZE, O(ringbuf), "SIZE",
      "kernel ring buffer for bucket data (default 8M)", .min = 4096, .max = 1 << 30},
@@ -528,37 +529,35 @@ static const struct opt_def watch_defs[] = {
     {"log-format", 0, OPT_CHOICE, O(log_format), "FORMAT", "text (default) or json",
      .choices = log_formats},
     {"metrics-addr", 0, OPT_STRING, O(metrics_addr), "ADDR",
-     "serve Prometheus metrics on http://ADDR/metrics (HOST:PORT; off by default)"},
+     "serve Prometheus metrics on http://ADDR/metrics\n" HELP_INDENT "(HOST:PORT; off by default)"},
     {"upload", 0, OPT_LIST, O(upload), "URL",
-     "also send each profile to a store: pyroscope+http(s)://HOST:PORT or\n"
-     "                               parca+http(s)://HOST:PORT (repeatable)"},
+     "send each profile to a store too (repeatable):\n" HELP_INDENT
+     "pyroscope+http(s)://HOST:PORT or\n" HELP_INDENT "parca+http(s)://HOST:PORT"},
     {"upload-format", 0, OPT_CHOICE, O(upload_format), "FORMAT",
-     "pyroscope or parca, for --upload URLs without a prefix", .choices = upload_formats},
+     "pyroscope or parca, for URLs without a prefix", .choices = upload_formats},
     {"upload-tenant", 0, OPT_STRING, O(upload_tenant), "ID",
-     "X-Scope-OrgID header for Pyroscope (multi-tenant)"},
+     "Pyroscope's X-Scope-OrgID (multi-tenant)"},
     {"upload-queue", 0, OPT_STRING, O(upload_queue), "DIR",
-     "profiles still to upload (default DIR/.upload-queue)"},
+     "jobs still to upload (default DIR/.upload-queue)"},
     {"upload-queue-max", 0, OPT_INT, O(upload_queue_max), "N",
-     "uploads kept waiting at most; the oldest go (default 256)", .min = 1, .max = 100000},
+     "uploads kept waiting at most (default 256)", .min = 1, .max = 100000},
     {"max-profiles", 0, OPT_INT, O(max_profiles), "N",
-     "keep at most N profiles, deleting the oldest (default 1000; 0: no limit)"},
+     "keep the newest N profiles (default 1000;\n" HELP_INDENT "0: no limit)"},
     {"max-bytes", 0, OPT_SIZE, O(max_bytes), "SIZE",
-     "keep at most SIZE of profiles (default 1G; 0: no limit)"},
-    {"min-free", 0, OPT_SIZE, O(min_free), "SIZE",
-     "write nothing when the file system has less left (default 100M)"},
+     "keep at most SIZE of profiles (default 1G;\n" HELP_INDENT "0: no limit)"},
+    {"min-free", 0, OPT_SIZE, O(min_free), "SIZE", "write nothing with less free (default 100M)"},
     {0}};
 #undef O
 
 static const struct opt_command watch_cmd = {
     .name = "oomprof watch",
-    .synopsis =
-	"usage: oomprof watch [OPTIONS]\n"
-	"\n"
-	"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
-	"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
-	"Runs until SIGINT or SIGTERM. Needs root (BPF). Every option is also a key of the\n"
-	"configuration file (key = value, one a line).\n"
-	"\n",
+    .synopsis = "usage: oomprof watch [OPTIONS]\n"
+		"\n"
+		"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
+		"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
+		"Runs until SIGINT or SIGTERM. Needs root (BPF). Every option is also a key of\n"
+		"the configuration file (key = value, one a line).\n"
+		"\n",
     .defs = watch_defs,
     .default_config = DEFAULT_CONFIG,
 };
