@@ -195,10 +195,10 @@ uninstall:
 		$(DESTDIR)$(SYSCONFDIR)/oomprof/oomprof.conf.default
 
 format:
-	clang-format -i $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h */*/*.c */*/*.h))
+	clang-format -i $(filter-out bpf/vmlinux.h build/%,$(wildcard */*.c */*.h */*/*.c */*/*.h))
 
 format-check:
-	clang-format --dry-run -Werror $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h */*/*.c */*/*.h))
+	clang-format --dry-run -Werror $(filter-out bpf/vmlinux.h build/%,$(wildcard */*.c */*.h */*/*.c */*/*.h))
 
 clean:
 	rm -rf build
