@@ -15,7 +15,7 @@ build_pkgs=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev libprotobuf-c-dev
 	protobuf-c-compiler zlib1g-dev pkg-config make gcc libcurl4-openssl-dev)
 # systemd: systemd-analyze verify of the unit; prometheus: scrapes the metrics endpoint
 # (the tests run the binary themselves, never its service).
-test_pkgs=(time util-linux binutils systemd prometheus)
+test_pkgs=(time util-linux binutils systemd prometheus strace libcap2-bin iproute2 curl)
 # "package/suite" for every test package not in bookworm itself.
 suite_pkgs=(golang-1.19-go/bookworm
 	golang-1.21-go/bookworm-backports golang-1.22-go/bookworm-backports

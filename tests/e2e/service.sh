@@ -179,11 +179,14 @@ upload = parca+http://$recv_addr
 upload-tenant = team-a
 CONF
 mkdir -p "$STATE"
-if ! daemon_start "$E2E_TMP/unit.log" setpriv --bounding-set "$bset" --inh-caps -all "${NNP[@]}" \
-	-- "${EXEC[@]}"; then
+# strace counts the daemon's system calls, to hold them against SystemCallFilter.
+if ! daemon_start "$E2E_TMP/unit.log" strace -f -qq -c -o "$E2E_TMP/syscalls" \
+	setpriv --bounding-set "$bset" --inh-caps -all "${NNP[@]}" -- "${EXEC[@]}"; then
 	fail unit-start "ExecStart ${EXEC[*]}: $(tail -n 5 "$E2E_TMP/unit.log" | tr '\n' ' ')"
 	exit 0
 fi
+STRACE_PID=$WATCH_PID
+WATCH_PID=$(pgrep -P "$STRACE_PID" | head -n 1)
 eff=$(capsh --decode="$(awk '/^CapEff/ { print $2 }' /proc/$WATCH_PID/status)" | sed 's/.*=//')
 want=$(echo "$CAPS" | tr 'A-Z ' 'a-z\n' | sort | paste -sd,)
 have=$(echo "$eff" | tr ',' '\n' | sort | paste -sd,)
@@ -244,30 +247,37 @@ grep -q 'cannot run at real-time priority' "$E2E_TMP/unit.log" &&
 	pass unit-realtime
 
 # ---- 2. metrics through Prometheus: at least our kill, at most what the log shows ----
-# atleast_atmost NAME EXPR MIN MAX
+# Other daemons' tests kill Go programs on this host too, and this daemon sees them: the
+# upper bound is counted from the log after the query, so it can only be larger.
+written() { grep -c 'profile written: .*capture complete' "$E2E_TMP/unit.log"; }
+kills() { grep -c 'OOM kill: pid' "$E2E_TMP/unit.log"; }
+# bounded NAME EXPR MIN MAX-COMMAND
 bounded() {
-	local v
+	local v hi
 	v=$(prom_wait "$2")
-	if [ -n "$v" ] && awk -v v="$v" -v lo="$3" -v hi="$4" 'BEGIN { exit !(v >= lo && v <= hi) }'; then
+	hi=$($4)
+	if [ -n "$v" ] && awk -v v="$v" -v lo="$3" -v hi="$hi" 'BEGIN { exit !(v >= lo && v <= hi) }'; then
 		pass "$1 ($v)"
 	else
-		fail "$1" "$2 = $v, want $3..$4"
+		fail "$1" "$2 = $v, want $3..$hi"
 	fi
 }
+one() { echo 1; }
+two() { echo 2; }
+five() { echo 5; }
+many() { echo 100000; }
 sleep 2 # two scrapes after the profile was written
-written=$(grep -c 'profile written: .*capture complete' "$E2E_TMP/unit.log")
-kills=$(grep -c 'OOM kill: pid' "$E2E_TMP/unit.log")
-bounded metrics-oom-kills 'oomprof_oom_kills_total' 1 "$kills"
-bounded metrics-go-victims 'oomprof_go_victims_total' 1 "$kills"
-bounded metrics-profiles-complete 'oomprof_profiles_written_total{status="complete"}' 1 "$written"
-bounded metrics-latency-count 'oomprof_kill_to_file_seconds_count' 1 "$written"
-bounded metrics-latency-inf 'sum(oomprof_kill_to_file_seconds_bucket{le="+Inf"}) - sum(oomprof_kill_to_file_seconds_count) + 1' 1 1
-bounded metrics-bpf-victims 'oomprof_capture_events_total{counter="victims"}' 1 "$kills"
-bounded metrics-watched 'oomprof_watched_processes' 1 100000
-bounded metrics-binaries 'oomprof_binaries_parsed_total' 1 100000
-bounded metrics-ringbuf-series 'count(oomprof_ringbuf_drops_total)' 2 2
-bounded metrics-lost-series 'count(oomprof_captures_lost_total)' 5 5
-bounded metrics-build-info 'oomprof_build_info{version!=""}' 1 1
+bounded metrics-oom-kills 'oomprof_oom_kills_total' 1 kills
+bounded metrics-go-victims 'oomprof_go_victims_total' 1 kills
+bounded metrics-profiles-complete 'oomprof_profiles_written_total{status="complete"}' 1 written
+bounded metrics-latency-count 'oomprof_kill_to_file_seconds_count' 1 written
+bounded metrics-latency-inf 'sum(oomprof_kill_to_file_seconds_bucket{le="+Inf"}) - sum(oomprof_kill_to_file_seconds_count) + 1' 1 one
+bounded metrics-bpf-victims 'oomprof_capture_events_total{counter="victims"}' 1 kills
+bounded metrics-watched 'oomprof_watched_processes' 1 many
+bounded metrics-binaries 'oomprof_binaries_parsed_total' 1 many
+bounded metrics-ringbuf-series 'count(oomprof_ringbuf_drops_total)' 2 two
+bounded metrics-lost-series 'count(oomprof_captures_lost_total)' 5 five
+bounded metrics-build-info 'oomprof_build_info{version!=""}' 1 one
 
 # ---- 3. upload: the same bytes in both formats, with the labels ----
 check_labels() { # check_labels LABELS-FILE FORMAT
@@ -286,9 +296,31 @@ for fmt in pyroscope parca; do
 		fail "upload-$fmt" "the receiver has no copy of $f: $(grep -E 'upload|rejected' "$E2E_TMP/unit.log" "$E2E_TMP/recv.log" | tail -n 3 | tr '\n' ' ')"
 	fi
 done
-bounded metrics-uploads-ok 'oomprof_uploads_total{result="ok"}' 2 100000
+bounded metrics-uploads-ok 'oomprof_uploads_total{result="ok"}' 2 many
 prog_stop holder
 watch_stop
+wait "$STRACE_PID" 2>/dev/null
+
+# Every system call it made (kill, scrapes, uploads) passes the unit's SystemCallFilter.
+# expand GROUP: the calls of a systemd syscall group, nested groups included.
+expand() {
+	local w
+	for w in $(systemd-analyze syscall-filter "$1" | sed -n 's/^    \([@a-z0-9_-]*\)$/\1/p'); do
+		case $w in @*) expand "$w" ;; *) echo "$w" ;; esac
+	done
+}
+allowed=" $(for g in $(sed -n 's/^SystemCallFilter=//p' "$UNIT"); do
+	case $g in @*) expand "$g" ;; *) echo "$g" ;; esac
+done | sort -u | tr '\n' ' ') "
+used=$(awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "total" && $1 ~ /^[0-9.]+$/ { print $NF }' "$E2E_TMP/syscalls" | sort -u)
+outside=$(for c in $used; do [[ "$allowed" == *" $c "* ]] || echo "$c"; done | paste -sd' ')
+if [ -z "$used" ]; then
+	fail unit-syscall-filter "strace counted no system calls: $(head -n 3 "$E2E_TMP/syscalls" | tr '\n' ' ')"
+elif [ -n "$outside" ]; then
+	fail unit-syscall-filter "used but not allowed by SystemCallFilter: $outside"
+else
+	pass "unit-syscall-filter ($(echo "$used" | wc -l) distinct calls, all allowed)"
+fi
 stop_pid "$PROM_PID"
 PROM_PID=
 stop_pid "$RECV_PID"
@@ -349,13 +381,21 @@ for d in 01 02 03; do head -c 10000 /dev/zero >"$SMALL/old-1-202001${d}T000000.0
 echo "not a profile" >"$SMALL/notes.txt"
 daemon_start "$E2E_TMP/disk.log" "$OOMPROF" watch --no-config -d "$SMALL" --max-profiles 2 \
 	--min-free 4M || { fail disk-start "did not start"; exit 0; }
-at_start=$(ls "$SMALL" | sort | paste -sd' ')
-[ "$at_start" = "notes.txt old-1-20200102T000000.000Z.pb.gz old-1-20200103T000000.000Z.pb.gz" ] &&
-	pass disk-prune-at-start || fail disk-prune-at-start "left: $at_start"
+# Other tests' victims may land here too: they only ever push the 2020 files out sooner.
+profiles_here() { ls "$SMALL" | grep -c '\.pb\.gz$'; }
+if [ ! -e "$SMALL/old-1-20200101T000000.000Z.pb.gz" ] && [ -e "$SMALL/notes.txt" ] &&
+	[ "$(profiles_here)" -le 2 ] && grep -q 'deleted 1 old profiles' "$E2E_TMP/disk.log"; then
+	pass disk-prune-at-start
+else
+	fail disk-prune-at-start "left: $(ls "$SMALL" | paste -sd' ')"
+fi
 if pid=$(kill_leaker) && f=$(profile_in "$SMALL" "$pid"); then
-	left=$(ls "$SMALL" | sort | paste -sd' ')
-	[ "$left" = "$(printf '%s\n' notes.txt old-1-20200103T000000.000Z.pb.gz "$(basename "$f")" | sort | paste -sd' ')" ] &&
-		pass disk-max-profiles || fail disk-max-profiles "left: $left"
+	if [ ! -e "$SMALL/old-1-20200102T000000.000Z.pb.gz" ] && [ -e "$SMALL/notes.txt" ] &&
+		[ "$(profiles_here)" -le 2 ]; then
+		pass disk-max-profiles
+	else
+		fail disk-max-profiles "left: $(ls "$SMALL" | paste -sd' ')"
+	fi
 else
 	fail disk-max-profiles "no profile: $(tail -n 2 "$E2E_TMP/disk.log" | tr '\n' ' ')"
 fi
