@@ -108,6 +108,15 @@ received() {
 
 label() { sed -n "s/^$2=//p" "$1"; }
 
+# stop_daemon: SIGTERM; a daemon that does not exit 0 (a sanitizer report, a crash) is
+# noted for the daemon-exits-clean check at the end.
+unclean=""
+stop_daemon() {
+	local log=$LOG rc=0
+	watch_stop || rc=$?
+	[ $rc -eq 0 ] || unclean+=" $(basename "$log")($rc: $(tail -n 2 "$log" | tr '\n' ' '))"
+}
+
 # ---- the profile receiver, and proof that it refuses what the stores would refuse ----
 if [ ! -x "$RECV" ]; then
 	fail receiver "no $RECV (make tests builds it: tests/tools/build-go-tools.sh)"
@@ -179,8 +188,10 @@ upload = parca+http://$recv_addr
 upload-tenant = team-a
 CONF
 mkdir -p "$STATE"
-# strace counts the daemon's system calls, to hold them against SystemCallFilter.
-if ! daemon_start "$E2E_TMP/unit.log" strace -f -qq -c -o "$E2E_TMP/syscalls" \
+# strace counts the daemon's system calls, to hold them against SystemCallFilter
+# (LeakSanitizer cannot run under ptrace: the other daemons of this test check leaks).
+if ! daemon_start "$E2E_TMP/unit.log" env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	strace -f -qq -c -o "$E2E_TMP/syscalls" \
 	setpriv --bounding-set "$bset" --inh-caps -all "${NNP[@]}" -- "${EXEC[@]}"; then
 	fail unit-start "ExecStart ${EXEC[*]}: $(tail -n 5 "$E2E_TMP/unit.log" | tr '\n' ' ')"
 	exit 0
@@ -299,7 +310,7 @@ done
 bounded metrics-uploads-ok 'oomprof_uploads_total{result="ok"}' 2 many
 prog_stop holder
 watch_stop
-wait "$STRACE_PID" 2>/dev/null
+wait "$STRACE_PID" 2>/dev/null || unclean+=" unit($?: $(tail -n 2 "$LOG" | tr '\n' ' '))"
 
 # Every system call it made (kill, scrapes, uploads) passes the unit's SystemCallFilter.
 # expand GROUP: the calls of a systemd syscall group, nested groups included.
@@ -347,7 +358,7 @@ stop_pid "$RECV_PID"
 RECV_PID=
 if pid=$(kill_leaker) && f2=$(profile_in "$Q" "$pid") &&
 	wait_for "$E2E_TMP/retry.log" "upload of $f2 to .* failed" 10; then
-	watch_stop
+	stop_daemon
 	if grep -lqs "^profile=$f2\$" "$Q"/.upload-queue/*.job; then
 		pass upload-queued-on-disk
 	else
@@ -365,7 +376,7 @@ if pid=$(kill_leaker) && f2=$(profile_in "$Q" "$pid") &&
 else
 	fail upload-queued-on-disk "second kill: $(tail -n 3 "$E2E_TMP/retry.log" | tr '\n' ' ')"
 fi
-watch_stop
+stop_daemon
 stop_pid "$RECV_PID"
 RECV_PID=
 
@@ -408,5 +419,10 @@ if pid=$(kill_leaker) &&
 else
 	fail disk-min-free "$(tail -n 2 "$E2E_TMP/disk.log" | tr '\n' ' ')"
 fi
-watch_stop
+stop_daemon
 umount "$SMALL" && SMALL=
+if [ -z "$unclean" ]; then
+	pass daemon-exits-clean
+else
+	fail daemon-exits-clean "$unclean"
+fi
