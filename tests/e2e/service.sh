@@ -49,9 +49,10 @@ daemon_start() {
 }
 
 # kill_leaker: one leaker OOM-killed in a fresh memory cgroup; prints its pid.
+# kill_leaker [RUNNER...]: the same, the leaker started through RUNNER (e.g. setpriv).
 kill_leaker() {
 	"$MEMCG_RUN" --limit 128M --timeout 120 --report "$E2E_TMP/report" -- \
-		"$LEAKER" -mode oom -rate 1 >/dev/null 2>&1
+		"$@" "${VICTIM:-$LEAKER}" -mode oom -rate 1 >/dev/null 2>&1
 	grep -qx outcome=oom-killed "$E2E_TMP/report" || return 1
 	sed -n 's/^pid=//p' "$E2E_TMP/report"
 }
@@ -247,8 +248,14 @@ fi
 pass prometheus-scrapes
 
 prog_start holder "$LEAKER" -mode hold -mb 8 || fail holder "hold-mode leaker did not start"
-if pid=$(kill_leaker) && f=$(profile_in "$STATE" "$pid"); then
-	pass "unit-kill (pid $pid, $(basename "$f"))"
+# The victim belongs to another user and its binary is readable by that user alone:
+# CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH are what let the daemon read it.
+chmod 0711 "$E2E_TMP"
+mkdir -m 0711 "$E2E_TMP/other"
+install -m 0700 -o nobody "$LEAKER" "$E2E_TMP/other/leaker"
+if pid=$(VICTIM=$E2E_TMP/other/leaker kill_leaker setpriv --reuid=nobody --regid=nogroup \
+	--clear-groups --) && f=$(profile_in "$STATE" "$pid"); then
+	pass "unit-kill (pid $pid of user nobody, binary mode 0700: $(basename "$f"))"
 else
 	fail unit-kill "no profile in $STATE: $(grep -- "${pid:-none}" "$E2E_TMP/unit.log" | tail -n 2 | tr '\n' ' ')"
 	exit 0
