@@ -105,6 +105,26 @@ static int parse_int(const struct opt_def *d, const char *s, int64_t *out, char 
 	return e;
 }
 
+static int parse_double(const struct opt_def *d, const char *s, double *out, char *why, size_t len)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end || errno || v != v) {
+		snprintf(why, len, "'%s' is not a number", s);
+		return -EINVAL;
+	}
+	if (v < (double)d->min || (d->max && v > (double)d->max)) {
+		snprintf(why, len, "%s must be between %lld and %lld, not %s", d->name,
+			 (long long)d->min, (long long)d->max, s);
+		return -ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
 static int store_keep(struct opt_store *st, char *s)
 {
 	if (st->n == st->cap) {
@@ -166,6 +186,8 @@ static int set_value(const struct opt_def *d, void *out, const char *s, bool fro
 	case OPT_INT:
 	case OPT_SIZE:
 		return parse_int(d, s, f, why, len);
+	case OPT_DOUBLE:
+		return parse_double(d, s, f, why, len);
 	}
 	return -EINVAL;
 }

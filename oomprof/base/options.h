@@ -28,6 +28,7 @@ enum opt_kind {
 	OPT_SIZE,	 /* int64_t bytes, with an optional K, M, G or T suffix (powers of 1024) */
 	OPT_CHOICE,	 /* int: index into choices */
 	OPT_INT_IMPLIED, /* int64_t; the flag alone means `implied`, 0 means off */
+	OPT_DOUBLE,	 /* double in [min, max] */
 };
 
 #define OPT_LIST_MAX 16

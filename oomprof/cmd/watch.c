@@ -4,15 +4,18 @@
  * OOM killer chooses one, writes the profile its threads streamed on their way out.
  *
  *   oomprof watch [-d DIR] [--enable-memprofile[=RATE]] [-v] [--log-format text|json]
+ *                 [--before-oom PERCENT] [--psi THRESHOLD]
  *                 [--metrics-addr ADDR] [--upload URL]... [--max-profiles N] ...
  *
  * Every option is also a key of the configuration file (base/options.h); what happens
  * around each profile file (metrics, disk bounds, uploads) is sink/service.h.
+ *
+ * The loop itself (watch_open/watch_poll/watch_close, oomprof/cmd/watch.h) also serves
+ * `oomprof run`, restricted to the run's memory cgroup.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sched.h>
@@ -26,6 +29,7 @@
 #include "oomprof/base/bincache.h"
 #include "oomprof/source/capture.h"
 #include "oomprof/cmd/cli.h"
+#include "oomprof/cmd/watch.h"
 #include "oomprof/profile/heapprof.h"
 #include "oomprof/base/log.h"
 #include "oomprof/base/options.h"
@@ -33,16 +37,18 @@
 #include "oomprof/sink/service.h"
 #include "oomprof/profile/target.h"
 
-#define DEFAULT_DIR	    "/var/lib/oomprof"
-#define DEFAULT_CONFIG	    "/etc/oomprof/oomprof.conf"
-#define DEFAULT_ENABLE_RATE 524288
+#define DEFAULT_DIR    "/var/lib/oomprof"
+#define DEFAULT_CONFIG "/etc/oomprof/oomprof.conf"
 #ifndef OOMPROF_VERSION
 #define OOMPROF_VERSION "0.1.0-dev"
 #endif
+#define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
 #define EXITED_KEEP_MS 30000
 /* How long --enable-memprofile re-checks that the runtime did not reset the rate. */
-#define ENABLE_CHECK_MS 10000
+#define ENABLE_CHECK_MS	     10000
+#define DEFAULT_COOLDOWN_MS  300000
+#define DEFAULT_PSI_DURATION 10
 
 struct watched {
 	pid_t tgid;
@@ -67,7 +73,10 @@ struct watch {
 	struct watched **procs;
 	size_t nprocs, cap_procs;
 	uint64_t profiles_written, victims;
-	struct service *svc;
+	struct watch_config cfg;
+	struct prekill *prekill;	  /* NULL: no snapshots before a kill */
+	uint64_t go_victims, go_profiles; /* for watch_pending */
+	int64_t next_tick;
 	char host[256];
 };
 
@@ -178,6 +187,21 @@ static void register_proc(struct watch *w, struct watched *p)
 			  gosym_info(p->bin->sym)->go_version);
 }
 
+/* Whether pid is in the memory cgroup the loop is restricted to (or below it). */
+static bool in_scope(const struct watch *w, pid_t pid)
+{
+	const char *only = w->cfg.only_memcg;
+	char memcg[512];
+	size_t n;
+
+	if (!only)
+		return true;
+	if (proc_memcg_path(pid, memcg, sizeof(memcg)))
+		return false;
+	n = strlen(only);
+	return !strncmp(memcg, only, n) && (memcg[n] == 0 || memcg[n] == '/');
+}
+
 /* A process that started or exec'd: if it is a Go program, watch it. */
 static void consider(struct watch *w, pid_t pid)
 {
@@ -185,7 +209,7 @@ static void consider(struct watch *w, pid_t pid)
 	struct watched *p;
 	char err[512];
 
-	if (pid == getpid())
+	if (pid == getpid() || !in_scope(w, pid))
 		return;
 	for (size_t i = 0; i < w->nprocs; i++) /* an exec replaces the old image */
 		if (w->procs[i]->tgid == pid && !w->procs[i]->exited_ms)
@@ -290,14 +314,17 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	struct watched *p = find_proc(w, tgid);
 
 	w->victims++;
-	service_metrics(w->svc)->oom_kills++;
+	if (!p && w->cfg.only_memcg)
+		return; /* not ours to tell about */
+	service_count_kill(w->cfg.svc, p != NULL);
 	if (!p) {
 		log_info("OOM kill: pid %d (%.16s), anon-rss %llu kB: not a Go program oomprof "
 			 "watches; no profile",
 			 tgid, v->comm, (unsigned long long)v->anon_rss_kb);
 		return;
 	}
-	service_metrics(w->svc)->go_victims++;
+	if (!p->victim)
+		w->go_victims++;
 	p->victim = true;
 	p->kill = *v;
 	p->kill_time_ns = now_ns();
@@ -356,9 +383,18 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			   const struct capture_meta *m);
 
-/* The file is on disk: metrics, disk bounds, uploads. */
-static void profile_done(struct watch *w, const struct watched *p, const struct raw_profile *raw,
-			 const char *path, int64_t time_ns)
+static void report_profile(struct watch *w, const struct watched *p, const char *path,
+			   const char *trigger, uint64_t anon_rss_kb)
+{
+	struct watch_profile wp = {p->tgid, p->target.comm, path, trigger, anon_rss_kb};
+
+	if (w->cfg.on_profile)
+		w->cfg.on_profile(&wp, w->cfg.ctx);
+}
+
+/* The file is on disk: metrics, disk bounds, uploads. status < 0: a snapshot. */
+static void profile_done(struct watch *w, const struct watched *p, const char *path,
+			 const char *trigger, int status, int64_t time_ns)
 {
 	const char *module = gosym_info(p->bin->sym)->main_module;
 	struct upload_profile up = {
@@ -367,18 +403,18 @@ static void profile_done(struct watch *w, const struct watched *p, const struct 
 	    .host = w->host,
 	    .pod = p->pod,
 	    .container = p->container,
-	    .trigger = "oom-kill",
-	    .status = raw_status_name(raw->status),
+	    .trigger = trigger,
+	    .status = status < 0 ? "snapshot" : raw_status_name((enum raw_status)status),
 	    .time_s = time_ns / 1000000000,
 	};
 	struct timespec ts;
 	double latency = -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (p->kill.ktime_ns)
+	if (status >= 0 && p->kill.ktime_ns)
 		latency =
 		    ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->kill.ktime_ns) / 1e9;
-	service_written(w->svc, &up, (int)raw->status, latency);
+	service_written(w->cfg.svc, &up, status, latency);
 }
 
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
@@ -400,14 +436,14 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	int e;
 
 	snprintf(err, sizeof(err), "pid %d (%s)", p->tgid, p->target.comm);
-	if (!service_may_write(w->svc, err))
+	if (!service_may_write(w->cfg.svc, err))
 		return;
 	kill_comments(p, m, comments);
 	for (int i = 0; i < 4; i++)
 		meta.extra[i] = comments[i];
 	if ((e = heapprof_build(raw, &bin, &meta, &pb, err, sizeof(err)))) {
 		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
-		service_metrics(w->svc)->lost[LOST_BUILD_ERROR]++;
+		service_count_lost(w->cfg.svc, LOST_BUILD_ERROR);
 		return;
 	}
 	sink_profile_path(path, sizeof(path), w->dir, p->target.comm, p->tgid, meta.time_ns);
@@ -416,14 +452,15 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	if (e) {
 		log_error("pid %d (%s): writing %s: %s", p->tgid, p->target.comm, path,
 			  strerror(-e));
-		service_metrics(w->svc)->lost[LOST_WRITE_ERROR]++;
+		service_count_lost(w->cfg.svc, LOST_WRITE_ERROR);
 		return;
 	}
 	w->profiles_written++;
 	top_three(path, top, sizeof(top));
 	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s); top inuse_space: %s",
 		 path, p->tgid, p->target.comm, raw->nbuckets, raw_status_name(raw->status), top);
-	profile_done(w, p, raw, path, meta.time_ns);
+	report_profile(w, p, path, "oom-kill", p->kill.anon_rss_kb);
+	profile_done(w, p, path, "oom-kill", (int)raw->status, meta.time_ns);
 }
 
 static void on_profile(const struct raw_profile *raw, const struct capture_meta *m, void *ctx)
@@ -431,6 +468,8 @@ static void on_profile(const struct raw_profile *raw, const struct capture_meta 
 	struct watch *w = ctx;
 	struct watched *p = find_proc(w, m->tgid);
 
+	if (p && p->victim)
+		w->go_profiles++;
 	handle_profile(w, p, raw, m);
 	/* A 50,000-bucket profile takes tens of MiB for a moment: give it back, so the
 	 * daemon's footprint between kills stays small. */
@@ -442,7 +481,7 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 {
 	if (!p) {
 		log_warn("profile of pid %d arrived, but its process is unknown; dropped", m->tgid);
-		service_metrics(w->svc)->lost[LOST_UNKNOWN_PROCESS]++;
+		service_count_lost(w->cfg.svc, LOST_UNKNOWN_PROCESS);
 		return;
 	}
 	if (!raw->nbuckets && !raw->mem_profile_rate &&
@@ -452,10 +491,71 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "
 			 "import is not enough), or run oomprof watch --enable-memprofile",
 			 p->tgid, p->target.comm);
-		service_metrics(w->svc)->lost[LOST_PROFILING_DISABLED]++;
+		service_count_lost(w->cfg.svc, LOST_PROFILING_DISABLED);
 		return;
 	}
 	write_kill_profile(w, p, raw, m);
+}
+
+/* A live snapshot of p for a reason before any kill. */
+static bool snapshot_proc(struct watch *w, struct watched *p, const struct snap_reason *why)
+{
+	struct snap_opts o = {.dir = w->dir,
+			      .mode = CYCLES_LATEST,
+			      .partial = true,
+			      .memcg = p->memcg,
+			      .container = p->container,
+			      .why = why};
+	char path[4096], err[1024], top[512];
+	uint64_t rss_kb = 0;
+
+	proc_rss_anon_kb(p->tgid, &rss_kb);
+	if (snap_take(&p->target, &o, path, sizeof(path), err, sizeof(err))) {
+		log_warn("pid %d (%s): no %s snapshot: %s", p->tgid, p->target.comm, why->trigger,
+			 err);
+		return false;
+	}
+	w->profiles_written++;
+	top_three(path, top, sizeof(top));
+	log_info("pre-kill snapshot written: %s (pid %d %s, %s); top inuse_space: %s", path,
+		 p->tgid, p->target.comm, why->detail, top);
+	report_profile(w, p, path, why->trigger, rss_kb);
+	profile_done(w, p, path, why->trigger, -1, now_ns());
+	return true;
+}
+
+/* --before-oom, --psi: snapshot the processes whose cgroup crossed the line. */
+static void check_prekill(struct watch *w)
+{
+	struct snap_reason why;
+
+	prekill_round(w->prekill, mono_ms());
+	for (size_t i = 0; i < w->nprocs; i++) {
+		struct watched *p = w->procs[i];
+		if (!p->exited_ms && !p->victim &&
+		    prekill_due(w->prekill, p->tgid, p->start_ticks, p->memcg, &why))
+			snapshot_proc(w, p, &why);
+	}
+}
+
+size_t watch_snapshot_all(struct watch *w, const struct snap_reason *why,
+			  bool (*want)(pid_t pid, const struct gosym_info *info, void *ctx),
+			  void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nprocs; i++) {
+		struct watched *p = w->procs[i];
+		if (!p->exited_ms && !p->victim &&
+		    (!want || want(p->tgid, gosym_info(p->bin->sym), ctx)))
+			n += snapshot_proc(w, p, why);
+	}
+	return n;
+}
+
+size_t watch_pending(const struct watch *w)
+{
+	return w->go_victims > w->go_profiles ? (size_t)(w->go_victims - w->go_profiles) : 0;
 }
 
 /* Once a second: re-enable profiling the runtime reset, drop long-gone processes. */
@@ -510,6 +610,8 @@ struct watch_opts {
 	int upload_format; /* index into upload_formats */
 	const char *upload_tenant, *upload_queue;
 	int64_t upload_queue_max, max_profiles, max_bytes, min_free;
+	int64_t before_oom;			/* percent; 0: off */
+	double psi, psi_duration_s, cooldown_s; /* psi < 0: off */
 };
 
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -546,6 +648,20 @@ static const struct opt_def watch_defs[] = {
     {"max-bytes", 0, OPT_SIZE, O(max_bytes), "SIZE",
      "keep at most SIZE of profiles (default 1G;\n" HELP_INDENT "0: no limit)"},
     {"min-free", 0, OPT_SIZE, O(min_free), "SIZE", "write nothing with less free (default 100M)"},
+    {"before-oom", 0, OPT_INT, O(before_oom), "PERCENT",
+     "snapshot a Go process when its memory cgroup's\n" HELP_INDENT
+     "usage crosses PERCENT of its limit",
+     .min = 1, .max = 100},
+    {"psi", 0, OPT_DOUBLE, O(psi), "THRESHOLD",
+     "snapshot the Go processes of a cgroup whose\n" HELP_INDENT
+     "memory pressure (full avg10, percent) stays\n" HELP_INDENT
+     "above THRESHOLD for --psi-duration seconds",
+     .min = 0, .max = 100},
+    {"psi-duration", 0, OPT_DOUBLE, O(psi_duration_s), "SECONDS",
+     "how long pressure must last (default 10)", .min = 0, .max = 1000000},
+    {"cooldown", 0, OPT_DOUBLE, O(cooldown_s), "SECONDS",
+     "at most one such snapshot per process this often\n" HELP_INDENT "(default 300)", .min = 0,
+     .max = 1000000},
     {0}};
 #undef O
 
@@ -556,7 +672,9 @@ static const struct opt_command watch_cmd = {
 		"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
 		"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
 		"Runs until SIGINT or SIGTERM. Needs root (BPF). Every option is also a key of\n"
-		"the configuration file (key = value, one a line).\n"
+		"the configuration file (key = value, one a line). Snapshots before a kill are\n"
+		"named <comm>-<pid>-<time>.prekill-<why>.pb.gz and say in their comments what\n"
+		"fired (usage, limit, pressure).\n"
 		"\n",
     .defs = watch_defs,
     .default_config = DEFAULT_CONFIG,
@@ -592,8 +710,7 @@ static bool fill_metrics(struct metrics *m, struct capture_stats *st, void *ctx)
 	return w->cap && capture_stats(w->cap, st) == 0;
 }
 
-static struct service *open_service(struct watch *w, const struct watch_opts *o, char *queue_dir,
-				    size_t len)
+static struct service *open_service(const struct watch_opts *o, char *queue_dir, size_t len)
 {
 	static const enum upload_format formats[] = {UPLOAD_FORMAT_NONE, UPLOAD_FORMAT_PYROSCOPE,
 						     UPLOAD_FORMAT_PARCA};
@@ -610,8 +727,6 @@ static struct service *open_service(struct watch *w, const struct watch_opts *o,
 		       .tenant = o->upload_tenant,
 		       .queue_dir = queue_dir,
 		       .queue_max = (size_t)o->upload_queue_max},
-	    .fill = fill_metrics,
-	    .ctx = w,
 	};
 	char err[512];
 	struct service *svc;
@@ -625,19 +740,6 @@ static struct service *open_service(struct watch *w, const struct watch_opts *o,
 	return svc;
 }
 
-/* Sleeps until the ring buffers, a scraper or an upload need the daemon. */
-static int wait_for_work(struct watch *w, int longest)
-{
-	struct pollfd fds[1 + 1 + SERVICE_MAX_POLLFDS];
-	size_t n = 0;
-
-	fds[n++] = (struct pollfd){.fd = capture_fd(w->cap), .events = POLLIN};
-	n += service_pollfds(w->svc, fds + n, sizeof(fds) / sizeof(fds[0]) - n);
-	if (poll(fds, n, service_timeout_ms(w->svc, longest)) < 0 && errno != EINTR)
-		return -errno;
-	return 0;
-}
-
 static void cleanup(struct watch *w)
 {
 	while (w->nprocs)
@@ -645,28 +747,101 @@ static void cleanup(struct watch *w)
 	free(w->procs);
 	capture_close(w->cap);
 	bincache_free(w->bins);
-	service_close(w->svc);
+	prekill_free(w->prekill);
+	free(w);
 }
 
-static int run_loop(struct watch *w)
+struct watch *watch_open(const struct watch_config *cfg)
 {
-	int e;
+	struct watch *w = calloc(1, sizeof(*w));
+	struct capture_opts copts = {0};
 
-	for (int64_t next_tick = mono_ms() + 1000; !stop_requested;) {
-		e = wait_for_work(w, 250);
-		if (!e)
-			e = capture_poll(w->cap, 0);
-		if (e < 0 && e != -EINTR) {
-			log_error("polling the ring buffers: %s", strerror(-e));
-			return EXIT_FAILURE_;
-		}
-		service_step(w->svc);
-		if (mono_ms() >= next_tick) {
-			tick(w);
-			next_tick = mono_ms() + 1000;
-		}
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	if (gethostname(w->host, sizeof(w->host) - 1) < 0)
+		w->host[0] = 0;
+	w->dir = cfg->dir;
+	w->enable_rate = cfg->enable_rate;
+	w->bins = bincache_new();
+	if (cfg->prekill && (cfg->prekill->before_oom_pct || cfg->prekill->psi_threshold >= 0))
+		w->prekill = prekill_new(cfg->prekill);
+	copts.cb = (struct capture_callbacks){.on_victim = on_victim,
+					      .on_profile = on_profile,
+					      .on_exec = on_exec,
+					      .on_exit = on_exit_event,
+					      .ctx = w};
+	copts.profile_ringbuf_bytes = cfg->ringbuf;
+	protect_self();
+	realtime_self();
+	w->cap = w->bins ? capture_open(&copts) : NULL;
+	if (!w->cap) {
+		int e = errno;
+		log_error("cannot load the BPF programs: %s%s", strerror(e),
+			  e == EPERM ? " (run as root)" : "");
+		cleanup(w);
+		errno = e;
+		return NULL;
+	}
+	log_info("oomprof watch: writing profiles to %s (BPF programs: %s)", w->dir,
+		 capture_variant(w->cap));
+	scan_proc(w);
+	w->next_tick = mono_ms() + 1000;
+	return w;
+}
+
+/* Waits for the capture's records or one of fds; true when one of fds is readable. */
+static bool wait_any(struct watch *w, int timeout_ms, const int *fds, size_t nfds)
+{
+	struct pollfd pfd[1 + 32 + 32 + SERVICE_MAX_POLLFDS];
+	size_t n = 0, woken_end;
+	int r;
+
+	pfd[n++] = (struct pollfd){.fd = capture_fd(w->cap), .events = POLLIN};
+	for (size_t i = 0; i < nfds && i < 32; i++)
+		pfd[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	if (w->prekill) {
+		int pk[32];
+		size_t k = prekill_fds(w->prekill, pk, 32);
+		for (size_t i = 0; i < k; i++)
+			pfd[n++] = (struct pollfd){.fd = pk[i], .events = POLLIN};
+	}
+	woken_end = n; /* a scraper or an upload wakes the loop, not the caller */
+	n += service_pollfds(w->cfg.svc, pfd + n, SERVICE_MAX_POLLFDS);
+	r = poll(pfd, n, service_timeout_ms(w->cfg.svc, timeout_ms));
+	for (size_t i = 1; r > 0 && i < woken_end; i++)
+		if (pfd[i].revents)
+			return true;
+	return false;
+}
+
+int watch_poll(struct watch *w, int timeout_ms, const int *fds, size_t nfds)
+{
+	bool woken = wait_any(w, timeout_ms, fds, nfds);
+	int e = capture_poll(w->cap, 0);
+
+	if (e < 0 && e != -EINTR) {
+		log_error("polling the ring buffers: %s", strerror(-e));
+		return e;
+	}
+	service_step(w->cfg.svc);
+	if (w->prekill && (woken || mono_ms() >= w->next_tick))
+		check_prekill(w);
+	if (mono_ms() >= w->next_tick) {
+		tick(w);
+		w->next_tick = mono_ms() + 1000;
 	}
 	return 0;
+}
+
+void watch_close(struct watch *w)
+{
+	if (!w)
+		return;
+	capture_flush(w->cap, true, 0); /* deliver whatever is still on its way */
+	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
+		 (unsigned long long)w->victims, (unsigned long long)w->profiles_written);
+	cleanup(w);
 }
 
 int cmd_watch(int argc, char **argv)
@@ -675,11 +850,15 @@ int cmd_watch(int argc, char **argv)
 			       .upload_queue_max = 256,
 			       .max_profiles = 1000,
 			       .max_bytes = 1LL << 30,
-			       .min_free = 100LL << 20};
-	struct watch w = {0};
-	struct capture_opts copts = {0};
+			       .min_free = 100LL << 20,
+			       .psi = -1,
+			       .psi_duration_s = DEFAULT_PSI_DURATION,
+			       .cooldown_s = DEFAULT_COOLDOWN_MS / 1000};
+	struct watch_config cfg = {0};
+	struct prekill_opts pk = {0};
 	struct opt_store store = {0};
 	char queue_dir[1024];
+	struct watch *w;
 	int rc = parse_args(argc, argv, &o, &store), e;
 
 	if (rc) {
@@ -692,42 +871,33 @@ int cmd_watch(int argc, char **argv)
 		opts_free(&store);
 		return EXIT_FAILURE_;
 	}
-	w.dir = o.dir;
-	w.enable_rate = o.enable_rate;
-	if (gethostname(w.host, sizeof(w.host) - 1) < 0)
-		w.host[0] = 0;
-	w.bins = bincache_new();
-	if (!(w.svc = open_service(&w, &o, queue_dir, sizeof(queue_dir)))) {
-		cleanup(&w);
+	pk = (struct prekill_opts){.before_oom_pct = (unsigned)o.before_oom,
+				   .psi_threshold = o.psi,
+				   .psi_duration_ms = (int64_t)(o.psi_duration_s * 1000),
+				   .cooldown_ms = (int64_t)(o.cooldown_s * 1000)};
+	cfg.dir = o.dir;
+	cfg.enable_rate = o.enable_rate;
+	cfg.ringbuf = (uint32_t)o.ringbuf;
+	cfg.prekill = &pk;
+	if (!(cfg.svc = open_service(&o, queue_dir, sizeof(queue_dir)))) {
 		opts_free(&store);
 		return EXIT_FAILURE_;
 	}
-	copts.cb = (struct capture_callbacks){.on_victim = on_victim,
-					      .on_profile = on_profile,
-					      .on_exec = on_exec,
-					      .on_exit = on_exit_event,
-					      .ctx = &w};
-	copts.profile_ringbuf_bytes = (uint32_t)o.ringbuf;
 	signal(SIGINT, on_stop_signal);
 	signal(SIGTERM, on_stop_signal);
-	protect_self();
-	realtime_self();
-	w.cap = w.bins ? capture_open(&copts) : NULL;
-	if (!w.cap) {
-		log_error("cannot load the BPF programs: %s%s", strerror(errno),
-			  errno == EPERM ? " (run as root)" : "");
-		cleanup(&w);
+	if (!(w = watch_open(&cfg))) {
+		service_close(cfg.svc);
 		opts_free(&store);
 		return EXIT_FAILURE_;
 	}
-	log_info("oomprof watch: writing profiles to %s (BPF programs: %s)", w.dir,
-		 capture_variant(w.cap));
-	scan_proc(&w);
-	rc = run_loop(&w);
-	capture_flush(w.cap, true, 0); /* deliver whatever is still on its way */
-	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
-		 (unsigned long long)w.victims, (unsigned long long)w.profiles_written);
-	cleanup(&w);
+	service_set_fill(cfg.svc, fill_metrics, w);
+	while (!stop_requested)
+		if (watch_poll(w, 250, NULL, 0) < 0) {
+			rc = EXIT_FAILURE_;
+			break;
+		}
+	watch_close(w);
+	service_close(cfg.svc);
 	opts_free(&store);
 	return rc;
 }

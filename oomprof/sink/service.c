@@ -108,13 +108,41 @@ void service_close(struct service *s)
 
 struct metrics *service_metrics(struct service *s)
 {
-	return &s->m;
+	return s ? &s->m : NULL;
+}
+
+void service_count_kill(struct service *s, bool go)
+{
+	if (!s)
+		return;
+	s->m.oom_kills++;
+	s->m.go_victims += go;
+}
+
+void service_count_lost(struct service *s, enum metrics_lost why)
+{
+	if (s && why < LOST_MAX)
+		s->m.lost[why]++;
+}
+
+void service_set_fill(struct service *s,
+		      bool (*fill)(struct metrics *m, struct capture_stats *st, void *ctx),
+		      void *ctx)
+{
+	if (!s)
+		return;
+	s->o.fill = fill;
+	s->o.ctx = ctx;
 }
 
 bool service_may_write(struct service *s, const char *who)
 {
 	uint64_t free_bytes = 0;
-	int e = retention_room(&s->o.retention, &free_bytes);
+	int e;
+
+	if (!s)
+		return true;
+	e = retention_room(&s->o.retention, &free_bytes);
 
 	if (e == -ENOSPC) {
 		log_error("%s: not writing its profile: the file system of %s has %llu bytes "
@@ -133,8 +161,10 @@ bool service_may_write(struct service *s, const char *who)
 void service_written(struct service *s, const struct upload_profile *p, int status,
 		     double latency_s)
 {
-	const char *base = strrchr(p->path, '/');
+	const char *base = p ? strrchr(p->path, '/') : NULL;
 
+	if (!s)
+		return;
 	if (status >= RAW_COMPLETE && status <= RAW_CORRUPT)
 		s->m.profiles[status]++;
 	if (latency_s >= 0)
@@ -146,18 +176,20 @@ void service_written(struct service *s, const struct upload_profile *p, int stat
 
 size_t service_pollfds(struct service *s, struct pollfd *fds, size_t max)
 {
-	return s->http ? http_server_pollfds(s->http, fds, max) : 0;
+	return s && s->http ? http_server_pollfds(s->http, fds, max) : 0;
 }
 
 int service_timeout_ms(struct service *s, int longest)
 {
-	int t = s->up ? uploader_timeout_ms(s->up) : -1;
+	int t = s && s->up ? uploader_timeout_ms(s->up) : -1;
 
 	return t >= 0 && t < longest ? t : longest;
 }
 
 void service_step(struct service *s)
 {
+	if (!s)
+		return;
 	if (s->http)
 		http_server_step(s->http);
 	if (s->up)

@@ -36,7 +36,17 @@ struct service;
 struct service *service_open(const struct service_opts *o, char *err, size_t errlen);
 void service_close(struct service *s);
 
+/* Every function below accepts s == NULL (no service: a command such as `oomprof run`)
+ * and then does nothing (service_may_write says yes). */
 struct metrics *service_metrics(struct service *s);
+/* An OOM kill; go: of a watched Go process. */
+void service_count_kill(struct service *s, bool go);
+/* A Go victim's kill gave no file. */
+void service_count_lost(struct service *s, enum metrics_lost why);
+/* Sets the callback that fills the gauges before /metrics is rendered. */
+void service_set_fill(struct service *s,
+		      bool (*fill)(struct metrics *m, struct capture_stats *st, void *ctx),
+		      void *ctx);
 /* Whether a profile may be written now (--min-free); logs why not, and counts it. */
 bool service_may_write(struct service *s, const char *who);
 /* A profile file is on disk: count it, prune old ones, queue its uploads.
