@@ -141,7 +141,7 @@ WATCH_PID=
 # watch_start [ARGS...]: runs the daemon and waits until its start-up scan is done.
 watch_start() {
 	rm -rf "$OUT"
-	"$OOMPROF" watch -d "$OUT" "$@" >"$LOG" 2>&1 &
+	"$OOMPROF" watch --no-config -d "$OUT" "$@" >"$LOG" 2>&1 &
 	WATCH_PID=$!
 	wait_for "$LOG" 'watching [0-9]+ Go processes' 120
 }
