@@ -27,7 +27,7 @@ for entry in "${KERNELS[@]}"; do
 		continue
 	fi
 	# "capture: 10012 buckets walked in 81234 us over 3 invocations"
-	read -r nb us inv < <(comment "$f" capture | awk '{ print $1, $5, $7 }')
+	read -r nb us inv < <(comment "$f" capture | awk '{ print $1, $5, $8 }')
 	t0=$(gms "OOM kill: pid $pid ")
 	t1=$(gms "profile written: .*-$pid-")
 	ns[$k]=$((us * 1000 / (nb > 0 ? nb : 1)))
