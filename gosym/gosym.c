@@ -52,7 +52,6 @@ static int load(struct gosym *g, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	gs_pcln_index(g);
-	gs_moduledata(g);
 	gs_func_ids(g);
 	gs_symtab_globals(g);
 	gs_decode_globals(g);
@@ -169,44 +168,17 @@ uint64_t gosym_load_bias(const struct gosym *g, uint64_t map_start)
 	return map_start - g->info.lowest_load_vaddr;
 }
 
-/* g struct offsets on amd64 by release (GO_RUNTIME.md §7, checked against DWARF). */
-static void g_layout(int minor, struct gosym_layout *l)
-{
-	l->g_stack_lo = 0;
-	l->g_stack_hi = 8;
-	l->g_sched_sp = 56;
-	l->g_sched_pc = 64;
-	if (minor <= 22) {
-		l->g_sched_bp = 104;
-		l->g_atomicstatus = 144;
-		l->g_goid = 152;
-		l->g_waitreason = 176;
-		l->g_gopc = minor <= 20 ? 296 : 280;
-	} else if (minor <= 24) {
-		l->g_sched_bp = 104;
-		l->g_atomicstatus = 152;
-		l->g_goid = 160;
-		l->g_waitreason = 184;
-		l->g_gopc = 288;
-	} else {
-		l->g_sched_bp = 96;
-		l->g_atomicstatus = 144;
-		l->g_goid = 152;
-		l->g_waitreason = 176;
-		l->g_gopc = 280;
-	}
-}
-
+/* The release's facts as the public layout (every number from gosym/releases.c). */
 int gosym_layout(const struct gosym *g, struct gosym_layout *l)
 {
-	int minor;
+	const struct gs_release *r;
+	bool verified;
 
 	if (!g || !l)
 		return -EINVAL;
-	minor = g->info.go_minor;
-	if (g->info.go_major != 1 || minor < 19 || minor > 25)
+	r = gs_release(g, &verified);
+	if (!r || !g->info.go_minor)
 		return -ENOTSUP;
-	memset(l, 0, sizeof(*l));
 	*l = (struct gosym_layout){
 	    .bucket_size = 48,
 	    .bucket_next = 0,
@@ -216,18 +188,30 @@ int gosym_layout(const struct gosym *g, struct gosym_layout *l)
 	    .bucket_size_field = 32,
 	    .bucket_nstk = 40,
 	    .bucket_typ_memory = 1,
-	    .memrecord_size = 128,
+	    .memrecord_size = 4 * 8 * r->cycle_words,
 	    .memrecord_active = 0,
-	    .memrecord_future = 32,
-	    .cycle_size = 32,
+	    .memrecord_future = 8 * r->cycle_words,
+	    .cycle_size = 8 * r->cycle_words,
 	    .cycle_allocs = 0,
 	    .cycle_frees = 8,
-	    .cycle_alloc_bytes = 16,
-	    .cycle_free_bytes = 24,
-	    .max_stack_depth = minor <= 22 ? 32 : 128,
-	    .max_stack_depth_limit = minor <= 22 ? 32 : 1024,
-	    .moduledata_gofunc = minor <= 19 ? 304 : 320,
+	    .cycle_has_bytes = r->cycle_words == 4,
+	    .cycle_alloc_bytes = r->cycle_words == 4 ? 16 : 0,
+	    .cycle_free_bytes = r->cycle_words == 4 ? 24 : 0,
+	    .max_stack_depth = r->stack_depth,
+	    .max_stack_depth_limit = r->stack_limit,
+	    .moduledata_text = r->md_text,
+	    .moduledata_gofunc = r->md_gofunc,
+	    .g_stack_lo = 0,
+	    .g_stack_hi = 8,
+	    .g_sched_sp = 56,
+	    .g_sched_pc = 64,
+	    .g_sched_bp = r->g_sched_bp,
+	    .g_atomicstatus = r->g_atomicstatus,
+	    .g_goid = r->g_goid,
+	    .g_waitreason = r->g_waitreason,
+	    .g_gopc = r->g_gopc,
+	    .release_minor = r->minor,
+	    .verified = verified,
 	};
-	g_layout(minor, l);
 	return 0;
 }

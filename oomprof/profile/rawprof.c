@@ -1,6 +1,7 @@
 #include "oomprof/profile/rawprof.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,4 +54,55 @@ const char *raw_status_name(enum raw_status s)
 		return "corrupt";
 	}
 	return "unknown";
+}
+
+void raw_bucket_counts_only(struct raw_bucket *b)
+{
+	const uint64_t w[8] = {b->active.allocs,	 b->active.frees,
+			       b->active.alloc_bytes,	 b->active.free_bytes,
+			       b->future[0].allocs,	 b->future[0].frees,
+			       b->future[0].alloc_bytes, b->future[0].free_bytes};
+	struct raw_cycle *c[4] = {&b->active, &b->future[0], &b->future[1], &b->future[2]};
+
+	for (int i = 0; i < 4; i++) {
+		c[i]->allocs = w[2 * i];
+		c[i]->frees = w[2 * i + 1];
+		c[i]->alloc_bytes = c[i]->allocs * b->size;
+		c[i]->free_bytes = c[i]->frees * b->size;
+	}
+}
+
+static bool cycle_has_bytes(const struct raw_cycle *c, uint64_t size)
+{
+	return c->alloc_bytes == c->allocs * size && c->free_bytes == c->frees * size;
+}
+
+bool raw_profile_fits(const struct raw_profile *p, bool counts_only, char *why, size_t len)
+{
+	for (size_t i = 0; i < p->nbuckets; i++) {
+		const struct raw_bucket *b = &p->buckets[i];
+		const struct raw_cycle *c[4] = {&b->active, &b->future[0], &b->future[1],
+						&b->future[2]};
+		uint64_t allocs = 0, frees = 0;
+
+		for (int k = 0; k < 4; k++) {
+			if (!counts_only && !cycle_has_bytes(c[k], b->size)) {
+				snprintf(why, len,
+					 "bucket %zu: cycle %d bytes are not its counts times the "
+					 "object size %llu",
+					 i, k, (unsigned long long)b->size);
+				return false;
+			}
+			allocs += c[k]->allocs;
+			frees += c[k]->frees;
+		}
+		if (frees > allocs || !b->size) {
+			snprintf(why, len,
+				 "bucket %zu: %llu frees of %llu allocations of size %llu", i,
+				 (unsigned long long)frees, (unsigned long long)allocs,
+				 (unsigned long long)b->size);
+			return false;
+		}
+	}
+	return true;
 }
