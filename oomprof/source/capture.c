@@ -39,14 +39,13 @@ _Static_assert(sizeof(struct op_proc) == 32, "op_proc");
 _Static_assert(sizeof(struct op_victim) == 112, "op_victim");
 _Static_assert(offsetof(struct op_victim, proc) == 80, "op_victim.proc");
 _Static_assert((int)CAPTURE_C_KERNEL_MAX == (int)OP_M_MAX, "counters mirror op_metric");
-_Static_assert((int)OP_ST_CORRUPT == (int)RAW_CORRUPT &&
-		   (int)OP_ST_READ_ERROR == (int)RAW_READ_ERROR &&
-		   (int)OP_ST_TRUNCATED == (int)RAW_TRUNCATED,
+_Static_assert((int)OP_ST_CORRUPT == (int)RAW_CORRUPT && (int)OP_ST_READ_ERROR == (int)RAW_READ_ERROR &&
+		       (int)OP_ST_TRUNCATED == (int)RAW_TRUNCATED,
 	       "status numbering");
 
-#define MAX_INFLIGHT	    64 /* captures being reassembled at once */
+#define MAX_INFLIGHT 64	     /* captures being reassembled at once */
 #define DEFAULT_MAX_BUCKETS (1u << 20)
-#define RECENT_VICTIMS	    16 /* victim records kept for a capture that may follow */
+#define RECENT_VICTIMS 16   /* victim records kept for a capture that may follow */
 
 struct addrset {
 	uint64_t *slot; /* 0 = empty (bucket addresses are never 0) */
@@ -168,7 +167,7 @@ static struct inflight *get_inflight(struct capture *cap, uint64_t id, pid_t tgi
 }
 
 static void set_detail(struct raw_profile *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 static void set_detail(struct raw_profile *p, const char *fmt, ...)
 {
@@ -228,9 +227,8 @@ static void deliver(struct capture *cap, struct inflight *f)
 		set_detail(p, "unknown kernel status %u", m->kernel_status);
 	} else if (!m->have_end) {
 		p->status = RAW_TRUNCATED;
-		set_detail(p, "%s",
-			   m->process_gone ? "process gone before the walk ended"
-					   : "records stopped arriving");
+		set_detail(p, "%s", m->process_gone ? "process gone before the walk ended"
+					: "records stopped arriving");
 	} else if (m->missing || f->overflow || m->rejected) {
 		p->status = RAW_TRUNCATED;
 		set_detail(p, "%u bucket records lost, %u rejected%s", m->missing, m->rejected,
@@ -271,9 +269,9 @@ static void victim_from_rec(struct capture_victim *v, const struct op_rec_victim
 /* Bytes a bucket record needs: header, nonzero memRecord words, PCs sent. */
 static size_t bucket_len(const struct op_rec_bucket *b)
 {
-	return sizeof(*b) + ((size_t)__builtin_popcount(b->mem_mask) +
-			     (b->npcs >= b->shared ? b->npcs - b->shared : 0)) *
-				sizeof(uint64_t);
+	return sizeof(*b) +
+	       ((size_t)__builtin_popcount(b->mem_mask) + (b->npcs >= b->shared ? b->npcs - b->shared : 0)) *
+		       sizeof(uint64_t);
 }
 
 /*
@@ -365,7 +363,7 @@ static void build_profile(struct inflight *f)
 			/* The outer frames come from the bucket just before, which must
 			 * be the last one kept. */
 			const struct raw_bucket *prev =
-			    f->prof.nbuckets ? &f->prof.buckets[f->prof.nbuckets - 1] : NULL;
+				f->prof.nbuckets ? &f->prof.buckets[f->prof.nbuckets - 1] : NULL;
 
 			if (!prev || !have_last || last_index + 1 != b.index ||
 			    prev->nstk < b.shared) {
@@ -574,8 +572,8 @@ static int on_ring_record(void *ctx, void *data, size_t len)
 static bool probe_tp_btf(const char *tp)
 {
 	struct bpf_insn insns[] = {
-	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
-	    {.code = BPF_JMP | BPF_EXIT},
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
 	char name[128];
@@ -649,7 +647,8 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	skel->rodata->cfg_exit_walk = !o->no_exit_walk;
 	skel->rodata->cfg_classic_victim = !btf;
 
-	bpf_map__set_max_entries(skel->maps.profile, ring_size(o->profile_ringbuf_bytes, 8u << 20));
+	bpf_map__set_max_entries(skel->maps.profile,
+				 ring_size(o->profile_ringbuf_bytes, 8u << 20));
 	bpf_map__set_max_entries(skel->maps.events, ring_size(o->events_ringbuf_bytes, 256u << 10));
 	if (o->max_procs)
 		bpf_map__set_max_entries(skel->maps.procs, o->max_procs);
@@ -699,12 +698,14 @@ struct capture *capture_open(const struct capture_opts *opts)
 	err = oomprof_bpf__attach(cap->skel);
 	if (err)
 		goto fail;
-	cap->rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.events), on_ring_record, cap, NULL);
+	cap->rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.events), on_ring_record, cap,
+				   NULL);
 	if (!cap->rb) {
 		err = -errno;
 		goto fail;
 	}
-	err = ring_buffer__add(cap->rb, bpf_map__fd(cap->skel->maps.profile), on_ring_record, cap);
+	err = ring_buffer__add(cap->rb, bpf_map__fd(cap->skel->maps.profile), on_ring_record,
+			       cap);
 	if (err)
 		goto fail;
 	return cap;
@@ -775,9 +776,9 @@ int capture_poll(struct capture *cap, int timeout_ms)
 		/* A victim is being walked and its thread may be waiting for ring space:
 		 * stay on the CPU and drain (no wakeup, no scheduling delay), for a
 		 * bounded time. */
-		uint64_t until =
-		    mono_ns() +
-		    (uint64_t)(timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms) * 1000000;
+		uint64_t until = mono_ns() + (uint64_t)(timeout_ms < 0 || timeout_ms > 1000
+								 ? 1000
+								 : timeout_ms) * 1000000;
 
 		n = 0;
 		do {
@@ -822,26 +823,26 @@ const char *capture_variant(const struct capture *cap)
 }
 
 static const char *const counter_names[CAPTURE_C_MAX] = {
-    [CAPTURE_C_VICTIMS] = "victims",
-    [CAPTURE_C_VICTIMS_GO] = "victims_go",
-    [CAPTURE_C_EVENTS_DROPPED] = "events_dropped",
-    [CAPTURE_C_PROFILE_FULL] = "profile_ring_full",
-    [CAPTURE_C_READ_ERRORS] = "read_errors",
-    [CAPTURE_C_BUCKETS] = "buckets",
-    [CAPTURE_C_WALKS] = "walks",
-    [CAPTURE_C_CLAIM_BUSY] = "claim_busy",
-    [CAPTURE_C_SIGKILL_UNMARKED] = "sigkill_unmarked",
-    [CAPTURE_C_EXIT_WALKS] = "exit_walks",
-    [CAPTURE_C_EXIT_NO_MM] = "exit_no_mm",
-    [CAPTURE_C_VICTIM_MAP_FULL] = "victim_map_full",
-    [CAPTURE_C_CORRUPT] = "corrupt",
-    [CAPTURE_C_SPIN_TIMEOUTS] = "wait_timeouts",
-    [CAPTURE_C_PROCS_PRUNED] = "procs_pruned",
-    [CAPTURE_C_EXITS_TRUNCATED] = "exits_truncated",
-    [CAPTURE_C_REJECTED] = "rejected",
-    [CAPTURE_C_ORPHANS] = "orphans",
-    [CAPTURE_C_PROFILES] = "profiles",
-    [CAPTURE_C_OVERFLOW] = "overflow",
+	[CAPTURE_C_VICTIMS] = "victims",
+	[CAPTURE_C_VICTIMS_GO] = "victims_go",
+	[CAPTURE_C_EVENTS_DROPPED] = "events_dropped",
+	[CAPTURE_C_PROFILE_FULL] = "profile_ring_full",
+	[CAPTURE_C_READ_ERRORS] = "read_errors",
+	[CAPTURE_C_BUCKETS] = "buckets",
+	[CAPTURE_C_WALKS] = "walks",
+	[CAPTURE_C_CLAIM_BUSY] = "claim_busy",
+	[CAPTURE_C_SIGKILL_UNMARKED] = "sigkill_unmarked",
+	[CAPTURE_C_EXIT_WALKS] = "exit_walks",
+	[CAPTURE_C_EXIT_NO_MM] = "exit_no_mm",
+	[CAPTURE_C_VICTIM_MAP_FULL] = "victim_map_full",
+	[CAPTURE_C_CORRUPT] = "corrupt",
+	[CAPTURE_C_SPIN_TIMEOUTS] = "wait_timeouts",
+	[CAPTURE_C_PROCS_PRUNED] = "procs_pruned",
+	[CAPTURE_C_EXITS_TRUNCATED] = "exits_truncated",
+	[CAPTURE_C_REJECTED] = "rejected",
+	[CAPTURE_C_ORPHANS] = "orphans",
+	[CAPTURE_C_PROFILES] = "profiles",
+	[CAPTURE_C_OVERFLOW] = "overflow",
 };
 
 const char *capture_counter_name(enum capture_counter c)

@@ -30,15 +30,15 @@ struct capture_target {
 	uint64_t mbuckets_addr;		/* runtime.mbuckets */
 	uint64_t mem_profile_rate_addr; /* runtime.MemProfileRate */
 	uint64_t prof_cycle_addr;	/* runtime.mProfCycle */
-	uint64_t start_ticks;		/* /proc/PID/stat starttime; 0 = not checked (PID reuse) */
+	uint64_t start_ticks; /* /proc/PID/stat starttime; 0 = not checked (PID reuse) */
 };
 
 /* oom/mark_victim, for every victim (Go or not). Sizes in kB. */
 struct capture_victim {
-	pid_t pid;	 /* thread the OOM killer chose */
-	pid_t tgid;	 /* its process; equals pid when tgid_known is false */
-	bool tgid_known; /* false with the classic tracepoint fallback */
-	bool registered; /* a registered process: a profile follows */
+	pid_t pid;	   /* thread the OOM killer chose */
+	pid_t tgid;	   /* its process; equals pid when tgid_known is false */
+	bool tgid_known;   /* false with the classic tracepoint fallback */
+	bool registered;   /* a registered process: a profile follows */
 	char comm[16];
 	uint32_t uid;
 	int16_t oom_score_adj;
@@ -67,7 +67,8 @@ struct capture_meta {
 struct capture_callbacks {
 	void (*on_victim)(const struct capture_victim *v, void *ctx);
 	/* p and meta are valid during the call only. */
-	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta, void *ctx);
+	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta,
+			   void *ctx);
 	void (*on_exec)(pid_t pid, pid_t old_pid, const char *comm, const char *filename,
 			void *ctx);
 	void (*on_exit)(pid_t tgid, uint64_t start_ticks, void *ctx); /* whole process gone */
@@ -84,12 +85,12 @@ struct capture_opts {
 	uint32_t max_depth;		/* PCs kept per bucket; default and max 1024 */
 	uint32_t max_buckets;		/* per capture; default 1 << 20 */
 	uint32_t budget;		/* buckets per walk invocation; default 65536 */
-	uint32_t wait_ms;		/* ring-space wait per invocation; default 50, -1u = none */
-	uint32_t total_wait_ms;		/* ... per victim; default 1000 (OOM reaper: 2 s) */
-	uint32_t stale_ms;  /* deliver an unfinished capture after this; default 10000 */
-	bool force_classic; /* do not use tp_btf programs */
-	bool no_exit_walk;  /* do not continue walks in sched_process_exit */
-	bool no_bpf;	    /* no kernel side: records come from capture_feed() (tests) */
+	uint32_t wait_ms;     /* ring-space wait per invocation; default 50, -1u = none */
+	uint32_t total_wait_ms; /* ... per victim; default 1000 (OOM reaper: 2 s) */
+	uint32_t stale_ms;	/* deliver an unfinished capture after this; default 10000 */
+	bool force_classic;	/* do not use tp_btf programs */
+	bool no_exit_walk;	/* do not continue walks in sched_process_exit */
+	bool no_bpf;		/* no kernel side: records come from capture_feed() (tests) */
 };
 
 struct capture;
@@ -131,9 +132,9 @@ enum capture_counter {
 	CAPTURE_C_EXITS_TRUNCATED,
 	CAPTURE_C_KERNEL_MAX, /* the above mirror enum op_metric in bpf/oomprof.h */
 	CAPTURE_C_REJECTED = CAPTURE_C_KERNEL_MAX, /* malformed records (userspace) */
-	CAPTURE_C_ORPHANS,			   /* records of no capture in progress */
-	CAPTURE_C_PROFILES,			   /* profiles delivered */
-	CAPTURE_C_OVERFLOW, /* captures refused: too many in flight, or out of memory */
+	CAPTURE_C_ORPHANS,   /* records of no capture in progress */
+	CAPTURE_C_PROFILES,  /* profiles delivered */
+	CAPTURE_C_OVERFLOW,  /* captures refused: too many in flight, or out of memory */
 	CAPTURE_C_MAX,
 };
 
