@@ -406,7 +406,6 @@ static int shape_buckets(const struct raw_profile *raw, const struct gosym *sym,
 			 size_t errlen)
 {
 	char why[200] = "", newer[160] = "";
-	const struct raw_profile *use = raw;
 
 	if (gosym_layout(sym, l)) {
 		snprintf(err, errlen, "no known runtime layout for Go version '%s'",
@@ -423,9 +422,8 @@ static int shape_buckets(const struct raw_profile *raw, const struct gosym *sym,
 			shaped->buckets[i] = raw->buckets[i];
 			raw_bucket_counts_only(&shaped->buckets[i]);
 		}
-		use = shaped;
 	}
-	if (!l->verified && !raw_profile_fits(use, !l->cycle_has_bytes, why, sizeof(why))) {
+	if (!l->verified && !raw_profile_fits(raw, !l->cycle_has_bytes, why, sizeof(why))) {
 		gosym_newer_release(sym, newer, sizeof(newer));
 		snprintf(err, errlen, "%s, and its buckets do not fit the Go 1.%d layout: %s",
 			 newer, l->release_minor, why);

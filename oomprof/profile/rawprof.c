@@ -77,32 +77,68 @@ static bool cycle_has_bytes(const struct raw_cycle *c, uint64_t size)
 	return c->alloc_bytes == c->allocs * size && c->free_bytes == c->frees * size;
 }
 
+/* Whether every cycle of b holds bytes = counts * size (the Go 1.19–1.26 shape). */
+static bool bucket_has_bytes(const struct raw_bucket *b, int *bad_cycle)
+{
+	const struct raw_cycle *c[4] = {&b->active, &b->future[0], &b->future[1], &b->future[2]};
+
+	for (int k = 0; k < 4; k++) {
+		if (!cycle_has_bytes(c[k], b->size)) {
+			*bad_cycle = k;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool frees_fit(const struct raw_bucket *b)
+{
+	const struct raw_cycle *c[4] = {&b->active, &b->future[0], &b->future[1], &b->future[2]};
+	uint64_t allocs = 0, frees = 0;
+
+	for (int k = 0; k < 4; k++) {
+		allocs += c[k]->allocs;
+		frees += c[k]->frees;
+	}
+	return b->size && frees <= allocs;
+}
+
 bool raw_profile_fits(const struct raw_profile *p, bool counts_only, char *why, size_t len)
 {
-	for (size_t i = 0; i < p->nbuckets; i++) {
-		const struct raw_bucket *b = &p->buckets[i];
-		const struct raw_cycle *c[4] = {&b->active, &b->future[0], &b->future[1],
-						&b->future[2]};
-		uint64_t allocs = 0, frees = 0;
+	bool all_bytes = true, any = false;
+	int k = 0;
 
-		for (int k = 0; k < 4; k++) {
-			if (!counts_only && !cycle_has_bytes(c[k], b->size)) {
+	for (size_t i = 0; i < p->nbuckets; i++) {
+		struct raw_bucket b = p->buckets[i];
+
+		any |= b.active.allocs || b.future[0].allocs || b.future[1].allocs ||
+		       b.future[2].allocs;
+		if (!bucket_has_bytes(&b, &k)) {
+			all_bytes = false;
+			if (!counts_only) {
 				snprintf(why, len,
 					 "bucket %zu: cycle %d bytes are not its counts times the "
 					 "object size %llu",
-					 i, k, (unsigned long long)b->size);
+					 i, k, (unsigned long long)b.size);
 				return false;
 			}
-			allocs += c[k]->allocs;
-			frees += c[k]->frees;
 		}
-		if (frees > allocs || !b->size) {
+		if (counts_only)
+			raw_bucket_counts_only(&b);
+		if (!frees_fit(&b)) {
 			snprintf(why, len,
 				 "bucket %zu: %llu frees of %llu allocations of size %llu", i,
-				 (unsigned long long)frees, (unsigned long long)allocs,
-				 (unsigned long long)b->size);
+				 (unsigned long long)(b.active.frees + b.future[0].frees),
+				 (unsigned long long)(b.active.allocs + b.future[0].allocs),
+				 (unsigned long long)b.size);
 			return false;
 		}
+	}
+	if (counts_only && any && all_bytes) {
+		snprintf(
+		    why, len,
+		    "every bucket holds bytes beside its counts, as Go 1.19–1.26 lay them out");
+		return false;
 	}
 	return true;
 }

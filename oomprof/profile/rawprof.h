@@ -51,10 +51,11 @@ struct raw_profile {
 void raw_bucket_counts_only(struct raw_bucket *b);
 
 /*
- * Whether the buckets' counts fit a memRecord shape (counts_only: Go 1.27's), for a
- * runtime whose layout is not known for sure: with bytes, every cycle's bytes are its
- * counts times the bucket size; in either shape a bucket never frees more objects
- * than it allocated. false with the first misfit in why.
+ * Whether buckets as the sources read them (16 words) fit a memRecord shape
+ * (counts_only: Go 1.27's), for a runtime whose layout is not known for sure. With
+ * bytes, every cycle's bytes are its counts times the bucket size; count-only words
+ * must not all look like that; in either shape a bucket never frees more objects than
+ * it allocated. false with the first misfit in why.
  */
 bool raw_profile_fits(const struct raw_profile *p, bool counts_only, char *why, size_t len);
 
