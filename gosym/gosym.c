@@ -40,7 +40,7 @@ static struct gosym *alloc_handle(const struct gosym_opts *opts)
 }
 
 /* Everything after the ELF layer; the order matters (each step uses the previous). */
-static int load(struct gosym *g, char *err, size_t errlen)
+static int load(struct gosym *g, bool info_only, char *err, size_t errlen)
 {
 	int ret = gs_elf_load(g, err, errlen);
 
@@ -48,6 +48,8 @@ static int load(struct gosym *g, char *err, size_t errlen)
 		return ret;
 	gs_elf_notes(g);
 	gs_buildinfo(g);
+	if (info_only)
+		return 0;
 	ret = gs_pcln_find(g, err, errlen);
 	if (ret)
 		return ret;
@@ -64,11 +66,11 @@ static int load(struct gosym *g, char *err, size_t errlen)
 	return 0;
 }
 
-static struct gosym *open_common(struct gosym *g, const struct gosym_opts *opts)
+static struct gosym *open_common(struct gosym *g, const struct gosym_opts *opts, bool info_only)
 {
 	char *err = opts ? opts->errbuf : NULL;
 	size_t errlen = opts ? opts->errbuf_len : 0;
-	int ret = load(g, err, errlen);
+	int ret = load(g, info_only, err, errlen);
 
 	if (ret) {
 		gosym_close(g);
@@ -94,10 +96,10 @@ struct gosym *gosym_open_mem(const void *buf, size_t len, const struct gosym_opt
 	}
 	g->buf = buf;
 	g->len = len;
-	return open_common(g, opts);
+	return open_common(g, opts, false);
 }
 
-struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
+static struct gosym *open_path(const char *path, const struct gosym_opts *opts, bool info_only)
 {
 	char *err = opts ? opts->errbuf : NULL;
 	size_t errlen = opts ? opts->errbuf_len : 0;
@@ -138,7 +140,28 @@ struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
 	g->buf = map;
 	g->len = g->map_len = (size_t)st.st_size;
 	g->map = map;
-	return open_common(g, opts);
+	return open_common(g, opts, info_only);
+}
+
+struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
+{
+	return open_path(path, opts, false);
+}
+
+int gosym_build_version(const char *path, char *buf, size_t len)
+{
+	struct gosym_opts opts = {.no_dwarf = true};
+	struct gosym *g = open_path(path, &opts, true);
+	int ret = 0;
+
+	if (!g)
+		return -errno;
+	if (!g->info.go_version[0])
+		ret = -ENOENT;
+	else
+		snprintf(buf, len, "%s", g->info.go_version);
+	gosym_close(g);
+	return ret;
 }
 
 void gosym_close(struct gosym *g)

@@ -51,6 +51,13 @@ struct gosym *gosym_open_mem(const void *buf, size_t len, const struct gosym_opt
 /* Opens a file by path (mapped read-only). Same errors as gosym_open_mem, plus open(2)'s. */
 struct gosym *gosym_open(const char *path, const struct gosym_opts *opts);
 
+/*
+ * The Go version in a file's build info ("go1.28.0"), read even when gosym_open cannot
+ * read the rest (a pclntab format it does not know): 0, -ENOENT when the file has no
+ * Go build info, or gosym_open's errors.
+ */
+int gosym_build_version(const char *path, char *buf, size_t len);
+
 /* Releases everything; accepts NULL. */
 void gosym_close(struct gosym *g);
 

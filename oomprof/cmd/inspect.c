@@ -52,9 +52,17 @@ static void decide(const struct gosym *g, struct verdict *v)
 			 in->go_version[0] ? in->go_version : "unknown", first, last);
 	} else if (gosym_global(g, GOSYM_MBUCKETS, &a, NULL) ||
 		   gosym_global(g, GOSYM_MEMPROFILERATE, &a, NULL)) {
-		snprintf(v->text, sizeof(v->text),
-			 "no: runtime.mbuckets or runtime.MemProfileRate could not be located "
-			 "in this binary; build without -s to keep the symbol table");
+		if (gosym_newer_release(g, newer, sizeof(newer)))
+			snprintf(v->text, sizeof(v->text),
+				 "no: %s, and runtime.mbuckets or runtime.MemProfileRate could not "
+				 "be located in this binary (its runtime code may differ); build "
+				 "without -s to keep the symbol table, or with Go 1.%d",
+				 newer, last);
+		else
+			snprintf(
+			    v->text, sizeof(v->text),
+			    "no: runtime.mbuckets or runtime.MemProfileRate could not be "
+			    "located in this binary; build without -s to keep the symbol table");
 	} else if (in->profiling_disabled == 1) {
 		snprintf(v->text, sizeof(v->text),
 			 "no: the linker disabled memory profiling (nothing in the program "

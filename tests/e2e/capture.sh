@@ -6,7 +6,8 @@
 #                inlined) / retainDeep, by the innermost frame of each bucket
 #   manybuckets  -mode=oom: complete, >= 60,000 buckets, 128-frame stacks (1.23+) or 32
 #   two victims at once, a non-Go victim, the classic-tracepoint fallback
-# CAPTURE_MODES (default: all four build modes) and CAPTURE_VERSIONS narrow the matrix.
+# CAPTURE_MODES (default: all four build modes) and CAPTURE_VERSIONS (default: the oldest
+# and the newest toolchain) set the matrix.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/capture.lib"
 
@@ -20,7 +21,9 @@ fi
 for t in "$PROBE" "$MEMCG_RUN"; do
 	[ -x "$t" ] || { fail setup "$t not built (make tests)"; exit 1; }
 done
-versions=${CAPTURE_VERSIONS:-$(go_versions)}
+# The kernel side reads the same bucket list in every release: by default the oldest
+# and the newest toolchain (e2e/watch kills every toolchain's programs through it).
+versions=${CAPTURE_VERSIONS:-$(go_versions | sed -n '1p;$p' | sort -u)}
 [ -n "$versions" ] || { fail setup "no Go toolchain"; exit 1; }
 modes=${CAPTURE_MODES:-$BUILD_MODES}
 newest=$(go_versions | tail -n1)
@@ -57,7 +60,7 @@ probe_for() {
 	local addrs
 	addrs=$(go_addrs "$1" "$2" "$3") || return 1
 	set -- "$1" "$2" "$3" $addrs
-	echo "--exec /$3 --mbuckets $4 --rate $5 --cycle $6"
+	echo "--exec /$3 --mbuckets $4 --rate $5 --cycle $6 --binary $(testdata_bin "$1" "$2" "$3")"
 	case $2 in pie*) echo --pie ;; esac
 }
 
