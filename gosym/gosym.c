@@ -235,6 +235,7 @@ int gosym_layout(const struct gosym *g, struct gosym_layout *l)
 	    .g_gopc = r->g_gopc,
 	    .release_minor = r->minor,
 	    .verified = verified,
+	    .pprof_hides_internal_runtime = r->pprof_hides_internal,
 	};
 	return 0;
 }

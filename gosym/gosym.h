@@ -158,6 +158,9 @@ struct gosym_layout {
 	 * newest oomprof knows, which gets that newest release's layout. */
 	int release_minor;
 	bool verified;
+	/* runtime/pprof of this release hides leading internal/runtime/ frames (1.24+)
+	 * as well as runtime.* ones */
+	bool pprof_hides_internal_runtime;
 };
 
 /*

@@ -156,7 +156,8 @@ struct gs_release {
 	uint8_t cycle_words;		   /* memRecordCycle: 4 (counts and bytes) or 2 (counts) */
 	uint16_t stack_depth, stack_limit; /* profiling stack depth: default, deepest */
 	uint16_t g_sched_bp, g_atomicstatus, g_goid, g_waitreason, g_gopc;
-	const char *checked_by; /* the tests that confirm the row */
+	bool pprof_hides_internal; /* runtime/pprof hides leading internal/runtime/ frames */
+	const char *checked_by;	   /* the tests that confirm the row */
 };
 
 const struct gs_release *gs_release_at(size_t i);

@@ -55,25 +55,30 @@ static const struct gs_release releases[] = {
     {.minor = 23, .pcln_magic = 0xfffffff1, .md_text = 176, .md_gofunc = 320,
      .rate_code = GS_RATE_IN_SCHEDINIT, CYCLE_BYTES, .stack_depth = 128, .stack_limit = 1024,
      G_123, .g_gopc = 288, .checked_by = CHECKED_BY},
-    /* 1.24: disableMemoryProfiling set in .noptrdata (read the same way). */
+    /* 1.24: disableMemoryProfiling set in .noptrdata (read the same way); runtime/pprof
+     * hides leading internal/runtime/ frames (the new maps) like runtime.* ones. */
     {.minor = 24, .pcln_magic = 0xfffffff1, .md_text = 176, .md_gofunc = 320,
      .rate_code = GS_RATE_IN_SCHEDINIT, CYCLE_BYTES, .stack_depth = 128, .stack_limit = 1024,
-     G_123, .g_gopc = 288, .checked_by = CHECKED_BY},
+     G_123, .g_gopc = 288, .pprof_hides_internal = true,
+     .checked_by = CHECKED_BY},
     /* 1.25: g loses 8 bytes before sched.bp. */
     {.minor = 25, .pcln_magic = 0xfffffff1, .md_text = 176, .md_gofunc = 320,
      .rate_code = GS_RATE_IN_SCHEDINIT, CYCLE_BYTES, .stack_depth = 128, .stack_limit = 1024,
-     G_125, .g_gopc = 280, .checked_by = CHECKED_BY},
+     G_125, .g_gopc = 280, .pprof_hides_internal = true,
+     .checked_by = CHECKED_BY},
     /* 1.26: pcHeader.textStart no longer stored (0): the text base is moduledata.text,
      * as it is for every row; moduledata gains epclntab after gofunc; g gains
      * fipsOnlyBypass, ditWanted and secret before gopc. */
     {.minor = 26, .pcln_magic = 0xfffffff1, .md_text = 176, .md_gofunc = 320,
      .rate_code = GS_RATE_IN_SCHEDINIT, CYCLE_BYTES, .stack_depth = 128, .stack_limit = 1024,
-     G_125, .g_gopc = 288, .checked_by = CHECKED_BY},
+     G_125, .g_gopc = 288, .pprof_hides_internal = true,
+     .checked_by = CHECKED_BY},
     /* 1.27: moduledata gains typedesclen, itaboffset and itabsize before gofunc;
      * memRecordCycle holds counts only (16 bytes, memRecord 64). */
     {.minor = 27, .pcln_magic = 0xfffffff1, .md_text = 176, .md_gofunc = 344,
      .rate_code = GS_RATE_IN_SCHEDINIT, CYCLE_COUNTS, .stack_depth = 128, .stack_limit = 1024,
-     G_125, .g_gopc = 288, .checked_by = CHECKED_BY},
+     G_125, .g_gopc = 288, .pprof_hides_internal = true,
+     .checked_by = CHECKED_BY},
 };
 /* clang-format on */
 

@@ -20,7 +20,7 @@ out=$(cd "$out" && pwd)
 jobs=${TESTDATA_JOBS:-2}
 
 # name:folder:extra go build flags
-variants=("leaker-noprof:leaker:-tags=noprof")
+variants=("leaker-noprof:leaker:-tags=noprof" "leaker-cgo:leaker:-tags=cgoleak")
 
 export GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on
 export GOCACHE=$out/.gocache GOPATH=$out/.gopath
@@ -71,13 +71,13 @@ build_toolchain() {
 				cached=$((cached + 1))
 				continue
 			fi
-			group[$extra]+="$name:$folder "
+			group["+$extra"]+="$name:$folder " # "+": no empty key
 		done
 		for tags in "${!group[@]}"; do
 			local tmp args=() f pkgs=() entry
 			tmp=$(mktemp -d "$dest/.build.XXXXXX")
 			IFS='|' read -ra mflags <<<"$flags"
-			for f in "${mflags[@]}" $tags; do [ -n "$f" ] && args+=("$f"); done
+			for f in "${mflags[@]}" ${tags#+}; do [ -n "$f" ] && args+=("$f"); done
 			for entry in ${group[$tags]}; do pkgs+=("./${entry#*:}"); done
 			if ! (cd "$here/testdata" && "$go" build "${args[@]}" -o "$tmp/" "${pkgs[@]}"); then
 				rm -rf "$tmp"
@@ -86,7 +86,7 @@ build_toolchain() {
 			for entry in ${group[$tags]}; do
 				local name=${entry%%:*} folder=${entry#*:}
 				mv "$tmp/$folder" "$dest/$name"
-				echo "$goversion $flags $tags ${src_hash[$folder]}" >"$dest/$name.stamp"
+				echo "$goversion $flags ${tags#+} ${src_hash[$folder]}" >"$dest/$name.stamp"
 				built=$((built + 1))
 			done
 			rm -rf "$tmp"

@@ -458,8 +458,9 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 		log_warn("profile of pid %d arrived, but its process is unknown; dropped", m->tgid);
 		return;
 	}
-	if (!raw->nbuckets && !raw->mem_profile_rate &&
-	    gosym_info(p->bin->sym)->profiling_disabled == 1) {
+	/* Such a process may still hold one bucket per P (Go 1.25+): the allocation that
+	 * reached the sample point drawn before the runtime zeroed MemProfileRate. */
+	if (!raw->mem_profile_rate && gosym_info(p->bin->sym)->profiling_disabled == 1) {
 		log_warn("pid %d (%s): memory profiling is disabled in its binary (nothing in it "
 			 "reaches runtime/pprof), so it had no heap samples; no profile. Fix: use "
 			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "

@@ -42,6 +42,7 @@ struct builder_ctx {
 	size_t nlocs, locs_cap;
 	struct deck deck;
 	struct pc_entry inlined_callers[MAX_DECK]; /* frames added by expand_final_inline */
+	bool hide_internal_runtime; /* the release's runtime/pprof hides internal/runtime/ */
 };
 
 static size_t hash_pc(uint64_t pc)
@@ -70,14 +71,19 @@ static int cache_grow(struct pc_cache *c)
 	return 0;
 }
 
-/* FuncForPC(pc).Name() starts with "runtime.": runtime/pprof hides such leading frames. */
-static bool names_runtime(const struct gosym *sym, uint64_t file_pc)
+/*
+ * FuncForPC(pc).Name() starts with "runtime." (or, from Go 1.24, "internal/runtime/"):
+ * runtime/pprof hides such leading frames.
+ */
+static bool names_runtime(const struct gosym *sym, uint64_t file_pc, bool internal_too)
 {
 	struct gosym_frame chain[16];
 	int n = gosym_lookup(sym, file_pc, 0, chain, 16);
 
-	return (n > 0 || n == -ENOSPC) && chain[0].kind == GOSYM_FRAME_GO &&
-	       !strncmp(chain[0].raw_name, "runtime.", 8);
+	if ((n <= 0 && n != -ENOSPC) || chain[0].kind != GOSYM_FRAME_GO)
+		return false;
+	return !strncmp(chain[0].raw_name, "runtime.", 8) ||
+	       (internal_too && !strncmp(chain[0].raw_name, "internal/runtime/", 17));
 }
 
 /*
@@ -111,7 +117,7 @@ static const struct pc_entry *lookup_pc(struct builder_ctx *ctx, uint64_t pc)
 	e->pc = pc;
 	e->found = gosym_pc(ctx->bin->sym, file_pc, &e->frame) == 0 &&
 		   e->frame.kind != GOSYM_FRAME_UNKNOWN;
-	e->is_runtime = names_runtime(ctx->bin->sym, file_pc);
+	e->is_runtime = names_runtime(ctx->bin->sym, file_pc, ctx->hide_internal_runtime);
 	e->is_goexit = e->found && !strcmp(e->frame.raw_name, "runtime.goexit");
 	c->count++;
 	return e;
@@ -465,6 +471,7 @@ int heapprof_build(const struct raw_profile *raw, const struct heap_binary *bin,
 		return e;
 	if (shaped.buckets)
 		raw = &shaped;
+	ctx.hide_internal_runtime = layout.pprof_hides_internal_runtime;
 	ctx.pb = pprof_builder_new();
 	values = calloc(raw->nbuckets ? raw->nbuckets : 1, sizeof(*values));
 	if (!ctx.pb || !values) {

@@ -55,6 +55,21 @@ static uint64_t rnd(uint64_t *s)
 	return *s * 2685821657736338717ULL;
 }
 
+/*
+ * The i-th function, unless it is a marker the linker made (Go 1.24+'s go:textfipsstart
+ * and go:textfipsend): no source, never in a stack, and debug/gosym decodes their
+ * pc-line table differently from the runtime (it stops at a zero value delta after
+ * the first pair, the runtime only once past the entry PC), so addr2line is no oracle.
+ */
+static int code_func_at(const struct gosym *g, uint32_t i, uint64_t *entry, uint64_t *end)
+{
+	const char *name = NULL;
+
+	if (gosym_func_at(g, i, entry, end, &name))
+		return -1;
+	return name && !strncmp(name, "go:", 3) ? -1 : 0;
+}
+
 static int cmd_pcs(const char *path, long n, uint64_t seed)
 {
 	struct gosym *g = open_or_die(path);
@@ -62,12 +77,12 @@ static int cmd_pcs(const char *path, long n, uint64_t seed)
 	uint64_t entry, end;
 
 	for (uint32_t i = 0; i < nfunc; i++)
-		if (!gosym_func_at(g, i, &entry, NULL, NULL))
+		if (!code_func_at(g, i, &entry, NULL))
 			printf("0x%" PRIx64 "\n", entry);
 	seed = seed ? seed : 1;
 	for (long k = 0; k < n;) {
 		uint32_t i = (uint32_t)(rnd(&seed) % nfunc);
-		if (gosym_func_at(g, i, &entry, &end, NULL) || end <= entry)
+		if (code_func_at(g, i, &entry, &end) || end <= entry)
 			continue;
 		printf("0x%" PRIx64 "\n", entry + rnd(&seed) % (end - entry));
 		k++;
@@ -317,7 +332,27 @@ static int check_globals(struct gosym *g, int fd, uint64_t bias, long rate, int 
 			printf("first bucket: typ %" PRIu64 " size %" PRIu64 " nstk %" PRIu64 "\n",
 			       hdr[2], hdr[4], hdr[5]);
 	} else if (v[GOSYM_MBUCKETS]) {
-		printf("mismatch: profiling disabled but mbuckets is set\n"), bad++;
+		/* Each P's mcache drew its first sample point while MemProfileRate was still
+		 * 512 KiB (before schedinit zeroed it) and records that one allocation
+		 * (profilealloc, Go 1.25+ allocates enough at start-up to reach it): at most
+		 * one bucket per P, never more. */
+		uint64_t b = v[GOSYM_MBUCKETS], n = 0, h[6];
+		long maxp = sysconf(_SC_NPROCESSORS_ONLN);
+		while (b && n <= (uint64_t)maxp && !read_mem(fd, b, h, sizeof(h)) &&
+		       h[2] == l.bucket_typ_memory) {
+			n++;
+			b = h[1];
+		}
+		if (b || n > (uint64_t)maxp)
+			printf("mismatch: profiling disabled but %" PRIu64
+			       "+ buckets (at most %ld, one "
+			       "per P)\n",
+			       n, maxp),
+			    bad++;
+		else
+			printf("profiling disabled: %" PRIu64
+			       " bucket(s) from the first sample points\n",
+			       n);
 	}
 	if (!v[GOSYM_ALLGLEN] || v[GOSYM_ALLGLEN] > 100000)
 		printf("mismatch: allglen %" PRIu64 "\n", v[GOSYM_ALLGLEN]), bad++;
