@@ -3,7 +3,6 @@
  * table of `go tool pprof -top -diff_base=BEFORE AFTER`, without a Go toolchain. Meant
  * for a snapshot taken before a kill against the profile taken at it.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,50 +22,6 @@ static void diff_usage(FILE *out)
 	    "  -i, --sample-index S    value to compare (default: AFTER's default, e.g.\n"
 	    "                          inuse_space for heap profiles)\n"
 	    "  -e, --exact             print values as exact integers\n");
-}
-
-static int parse_args(int argc, char **argv, struct top_opts *o, const char **before)
-{
-	static const struct option longopts[] = {
-	    {"nodes", required_argument, NULL, 'n'},
-	    {"sample-index", required_argument, NULL, 'i'},
-	    {"exact", no_argument, NULL, 'e'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	char *end;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "n:i:eh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			o->limit = strtol(optarg, &end, 10);
-			if (*end || end == optarg || o->limit < 0) {
-				fprintf(stderr, "oomprof diff: bad -n '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'i':
-			o->sample_index = optarg;
-			break;
-		case 'e':
-			o->exact = true;
-			break;
-		case 'h':
-			diff_usage(stdout);
-			return EXIT_OK;
-		default:
-			diff_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 2) {
-		diff_usage(stderr);
-		return EXIT_USAGE;
-	}
-	*before = argv[optind];
-	o->path = argv[optind + 1];
-	return -1;
 }
 
 static struct pprof_profile *load(const char *path)
@@ -96,12 +51,13 @@ int cmd_diff(int argc, char **argv)
 	struct top_opts o = {0};
 	struct pprof_profile *base = NULL, *p = NULL;
 	const struct pprof_value_type_info *vt;
-	const char *before = NULL;
-	int rc = parse_args(argc, argv, &o, &before), idx, bidx;
+	const char *files[2] = {NULL, NULL}, *before;
+	int rc = top_parse_args(argc, argv, "diff", diff_usage, 2, files, &o), idx, bidx;
 	struct pprof_top t;
 
 	if (rc >= 0)
 		return rc;
+	before = files[0];
 	if (!(base = load(before)) || !(p = load(o.path))) {
 		pprof_profile_free(base);
 		return EXIT_FAILURE_;

@@ -28,8 +28,8 @@ static void top_usage(FILE *out)
 	    "  -h, --help              this text\n");
 }
 
-/* Parses the command line into o; returns -1 to go on, else the exit status. */
-static int parse_args(int argc, char **argv, struct top_opts *o)
+int top_parse_args(int argc, char **argv, const char *cmd, void (*usage)(FILE *), int nfiles,
+		   const char **files, struct top_opts *o)
 {
 	static const struct option longopts[] = {
 	    {"nodes", required_argument, NULL, 'n'}, {"sample-index", required_argument, NULL, 'i'},
@@ -45,7 +45,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 		case 'n':
 			o->limit = strtol(optarg, &end, 10);
 			if (*end || end == optarg || o->limit < 0) {
-				fprintf(stderr, "oomprof top: bad -n '%s'\n", optarg);
+				fprintf(stderr, "oomprof %s: bad -n '%s'\n", cmd, optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -56,18 +56,20 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 			o->exact = true;
 			break;
 		case 'h':
-			top_usage(stdout);
+			usage(stdout);
 			return EXIT_OK;
 		default:
-			top_usage(stderr);
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		top_usage(stderr);
+	if (argc - optind != nfiles) {
+		usage(stderr);
 		return EXIT_USAGE;
 	}
-	o->path = argv[optind];
+	for (int i = 0; i < nfiles; i++)
+		files[i] = argv[optind + i];
+	o->path = files[nfiles - 1];
 	return -1;
 }
 
@@ -179,7 +181,7 @@ int cmd_top(int argc, char **argv)
 	struct pprof_profile *p = NULL;
 	struct pprof_top t;
 	char err[512];
-	int rc = parse_args(argc, argv, &o), idx;
+	int rc = top_parse_args(argc, argv, "top", top_usage, 1, &o.path, &o), idx;
 
 	if (rc >= 0)
 		return rc;

@@ -3,6 +3,7 @@
 #define OOMPROF_CMD_TOP_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "pprof/pprof.h"
 
@@ -12,6 +13,14 @@ struct top_opts {
 	long limit;		  /* rows; 0 = all */
 	bool exact;
 };
+
+/*
+ * Parses the options `oomprof top` and `oomprof diff` share (-n, -i, -e, -h) and exactly
+ * nfiles file operands into files (o->path = the last). Returns -1 to go on, else the
+ * exit status; messages name the command cmd, usage prints its help.
+ */
+int top_parse_args(int argc, char **argv, const char *cmd, void (*usage)(FILE *), int nfiles,
+		   const char **files, struct top_opts *o);
 
 /* The value index named by s (a sample type or a number; NULL: the default), or -1. */
 int top_pick_index(const struct pprof_profile *p, const char *s);

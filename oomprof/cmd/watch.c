@@ -69,8 +69,18 @@ struct watched {
 	uint64_t memcg_oom_kills; /* memory.events oom_kill, read at the kill */
 };
 
+/* A Go process oomprof cannot profile: its OOM kill is reported as that, never "not Go". */
+#define UNWATCHED_MAX 64
+struct unwatched {
+	pid_t tgid; /* 0: free */
+	char version[32];
+	char why[320];
+};
+
 struct watch {
 	const char *dir;
+	struct unwatched unwatched[UNWATCHED_MAX]; /* the latest ones, oldest overwritten */
+	unsigned unwatched_next;
 	int64_t enable_rate; /* 0: leave profiling-disabled processes alone */
 	struct capture *cap;
 	struct bincache *bins;
@@ -191,6 +201,29 @@ static void register_proc(struct watch *w, struct watched *p)
 			  gosym_info(p->bin->sym)->go_version);
 }
 
+static void note_unwatched(struct watch *w, pid_t pid, const struct gosym *sym, const char *version,
+			   const char *why)
+{
+	struct unwatched *u = &w->unwatched[w->unwatched_next++ % UNWATCHED_MAX];
+	char newer[160] = "";
+
+	u->tgid = pid;
+	snprintf(u->version, sizeof(u->version), "%s", version);
+	if (sym && gosym_newer_release(sym, newer, sizeof(newer)))
+		snprintf(u->why, sizeof(u->why), "%s; %s", newer, why);
+	else
+		snprintf(u->why, sizeof(u->why), "%s", why);
+	log_debug("pid %d (%s): a Go program oomprof cannot profile: %s", pid, u->version, u->why);
+}
+
+static const struct unwatched *find_unwatched(const struct watch *w, pid_t tgid)
+{
+	for (size_t i = 0; i < UNWATCHED_MAX; i++)
+		if (w->unwatched[i].tgid == tgid)
+			return &w->unwatched[i];
+	return NULL;
+}
+
 /* Whether pid is in the memory cgroup the loop is restricted to (or below it). */
 static bool in_scope(const struct watch *w, pid_t pid)
 {
@@ -222,13 +255,15 @@ static void consider(struct watch *w, pid_t pid)
 	if (!bin)
 		return;
 	if (!bin->is_go) {
+		if (bin->go_version[0])
+			note_unwatched(w, pid, NULL, bin->go_version, bin->why);
 		bincache_put(w->bins, bin);
 		return;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p || target_open_with(pid, bin->sym, &p->target, err, sizeof(err))) {
 		if (p)
-			log_debug("pid %d: not watched: %s", pid, err);
+			note_unwatched(w, pid, bin->sym, gosym_info(bin->sym)->go_version, err);
 		bincache_put(w->bins, bin);
 		free(p);
 		return;
@@ -281,7 +316,10 @@ static void on_exec(pid_t pid, pid_t old_pid, const char *comm, const char *file
 static void on_exit_event(pid_t tgid, uint64_t start_ticks, void *ctx)
 {
 	struct watch *w = ctx;
+	struct unwatched *u = (struct unwatched *)find_unwatched(w, tgid);
 
+	if (u)
+		u->tgid = 0;
 	for (size_t i = 0; i < w->nprocs; i++) {
 		struct watched *p = w->procs[i];
 		if (p->tgid != tgid || p->exited_ms ||
@@ -318,17 +356,27 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	struct watch *w = ctx;
 	pid_t tgid = v->tgid_known ? v->tgid : tgid_of(v->pid);
 	struct watched *p = find_proc(w, tgid);
+	const struct unwatched *u = p ? NULL : find_unwatched(w, tgid);
+	char newer[160] = "";
 
 	w->victims++;
 	if (!p && w->cfg.only_memcg)
 		return; /* not ours to tell about */
-	service_count_kill(w->cfg.svc, p != NULL);
+	service_count_kill(w->cfg.svc, p || u);
+	if (u) {
+		log_info("OOM kill: pid %d (%.16s, %s), anon-rss %llu kB: a Go program oomprof "
+			 "cannot profile: %s; no profile",
+			 tgid, v->comm, u->version, (unsigned long long)v->anon_rss_kb, u->why);
+		return;
+	}
 	if (!p) {
 		log_info("OOM kill: pid %d (%.16s), anon-rss %llu kB: not a Go program oomprof "
 			 "watches; no profile",
 			 tgid, v->comm, (unsigned long long)v->anon_rss_kb);
 		return;
 	}
+	if (gosym_newer_release(p->bin->sym, newer + 2, sizeof(newer) - 2))
+		memcpy(newer, "; ", 2);
 	if (!p->victim)
 		w->go_victims++;
 	p->victim = true;
@@ -339,9 +387,9 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	p->have_oom_kills = memcg_open(&cg, p->memcg) == 0 && (kills = memcg_oom_kills(&cg)) >= 0;
 	p->memcg_oom_kills = p->have_oom_kills ? (uint64_t)kills : 0;
 	log_info("OOM kill: pid %d (%s, %s), anon-rss %llu kB, memory cgroup %s: capturing "
-		 "its heap profile",
+		 "its heap profile%s",
 		 tgid, p->target.comm, gosym_info(p->bin->sym)->go_version,
-		 (unsigned long long)v->anon_rss_kb, p->memcg);
+		 (unsigned long long)v->anon_rss_kb, p->memcg, newer);
 }
 
 /* "main.f 50.1%, main.g 30.0%, main.h 19.9%" from the profile just written. */
@@ -396,6 +444,18 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			   const struct capture_meta *m);
 
+/* ", runtime layout not verified for go1.28.0" for a newer release, else "". */
+static const char *unverified_note(const struct gosym *sym, char *buf, size_t len)
+{
+	struct gosym_layout l;
+
+	buf[0] = 0;
+	if (gosym_layout(sym, &l) == 0 && !l.verified)
+		snprintf(buf, len, ", runtime layout not verified for %s",
+			 gosym_info(sym)->go_version);
+	return buf;
+}
+
 static void report_profile(struct watch *w, const struct watched *p, const char *path,
 			   const char *trigger, uint64_t anon_rss_kb)
 {
@@ -433,7 +493,7 @@ static void profile_done(struct watch *w, const struct watched *p, const char *p
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
-	char comments[5][160], path[4096], top[512], err[512];
+	char comments[5][160], path[4096], top[512], err[512], note[128];
 	struct heap_binary bin = {
 	    .sym = p->bin->sym, .bias = p->target.bias, .maps = &p->target.maps};
 	struct heap_meta meta = {
@@ -470,8 +530,9 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	}
 	w->profiles_written++;
 	top_three(path, top, sizeof(top));
-	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s); top inuse_space: %s",
-		 path, p->tgid, p->target.comm, raw->nbuckets, raw_status_name(raw->status), top);
+	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s%s); top inuse_space: %s",
+		 path, p->tgid, p->target.comm, raw->nbuckets, raw_status_name(raw->status),
+		 unverified_note(p->bin->sym, note, sizeof(note)), top);
 	report_profile(w, p, path, "oom-kill", p->kill.anon_rss_kb);
 	profile_done(w, p, path, "oom-kill", (int)raw->status, meta.time_ns);
 }
@@ -504,8 +565,9 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 		service_count_lost(w->cfg.svc, LOST_UNKNOWN_PROCESS);
 		return;
 	}
-	if (!raw->nbuckets && !raw->mem_profile_rate &&
-	    gosym_info(p->bin->sym)->profiling_disabled == 1) {
+	/* Such a process may still hold one bucket per P (Go 1.25+): the allocation that
+	 * reached the sample point drawn before the runtime zeroed MemProfileRate. */
+	if (!raw->mem_profile_rate && gosym_info(p->bin->sym)->profiling_disabled == 1) {
 		log_warn("pid %d (%s): memory profiling is disabled in its binary (nothing in it "
 			 "reaches runtime/pprof), so it had no heap samples; no profile. Fix: use "
 			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "

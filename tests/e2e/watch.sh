@@ -72,7 +72,7 @@ kill_and_check() {
 # known, rare race in the kernel side (about 1 kill in 200 here): it gets one more
 # kill, and the PASS line says so, so the race stays visible.
 for v in $(go_versions); do
-	for mode in $BUILD_MODES; do
+	for mode in $(kill_modes "$v"); do
 		why=$(kill_and_check "$v" "$mode")
 		if [[ "$why" == *"truncated (0 buckets)"* ]]; then
 			again=$(kill_and_check "$v" "$mode")
