@@ -59,6 +59,9 @@ enum op_end_reason {
 #define OP_F_REGISTERED 0x4	 /* victim: a registered (Go) process: a capture follows */
 #define OP_F_RATE_UNREADABLE 0x8 /* begin: MemProfileRate could not be read */
 #define OP_F_CYCLE_UNREADABLE 0x10 /* begin: mProfCycle could not be read */
+#define OP_F_REPEAT                                                                                \
+	0x20 /* victim: another mark of a process already marked; hdr.id is the                    \
+	      * capture it joined (TIF_MEMDIE is per thread) */
 
 struct op_hdr {
 	__u16 type;  /* enum op_rec_type */
@@ -200,6 +203,9 @@ enum op_metric {
 	OP_M_SPIN_TIMEOUTS,	/* waits for a claim or ring space that timed out */
 	OP_M_PROCS_PRUNED,	/* procs entries removed at exit */
 	OP_M_EXITS_TRUNCATED,	/* END sent because the process exited mid-walk */
+	OP_M_REMARKS,	       /* marks that joined the capture of their process */
+	OP_M_MARK_WAITS,       /* last thread of a SIGKILLed process waited for its mark */
+	OP_M_MARK_WAIT_MISSES, /* ... and none came (an ordinary kill -9) */
 	OP_M_MAX,
 };
 

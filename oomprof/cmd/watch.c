@@ -268,12 +268,30 @@ static pid_t tgid_of(pid_t pid)
 	return tgid;
 }
 
+/* Another mark of a process whose death is already being captured: TIF_MEMDIE is per
+ * thread, so the kernel can mark several threads of one dying process. The kernel
+ * says so (repeat) with tp_btf; with the classic tracepoint, or after the process's
+ * exit, the victim's facts kept here tell. */
+static bool same_death(const struct watched *p, const struct capture_victim *v)
+{
+	if (v->repeat)
+		return true;
+	if (!p || !p->victim)
+		return false;
+	return !p->exited_ms || !strncmp(p->kill.comm, v->comm, sizeof(v->comm));
+}
+
 static void on_victim(const struct capture_victim *v, void *ctx)
 {
 	struct watch *w = ctx;
 	pid_t tgid = v->tgid_known ? v->tgid : tgid_of(v->pid);
 	struct watched *p = find_proc(w, tgid);
 
+	if (same_death(p, v)) {
+		log_debug("OOM kill: pid %d: thread %d marked too; same death, same profile", tgid,
+			  v->pid);
+		return;
+	}
 	w->victims++;
 	if (!p) {
 		log_info("OOM kill: pid %d (%.16s), anon-rss %llu kB: not a Go program oomprof "

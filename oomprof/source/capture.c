@@ -254,6 +254,7 @@ static void victim_from_rec(struct capture_victim *v, const struct op_rec_victim
 	v->tgid = r->hdr.tgid;
 	v->tgid_known = !(r->hdr.flags & OP_F_TGID_UNKNOWN);
 	v->registered = r->hdr.flags & OP_F_REGISTERED;
+	v->repeat = r->hdr.flags & OP_F_REPEAT;
 	memcpy(v->comm, r->comm, sizeof(v->comm));
 	v->comm[sizeof(v->comm) - 1] = 0;
 	v->uid = r->uid;
@@ -422,6 +423,8 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 		victim_from_rec(&v, r);
 		if (cap->opts.cb.on_victim)
 			cap->opts.cb.on_victim(&v, cap->opts.cb.ctx);
+		if (v.repeat) /* one death, one profile: the first mark's capture goes on */
+			return 0;
 		/* Kept for the capture that may follow (with the classic tracepoint,
 		 * only the BEGIN record tells whether one does). */
 		cap->recent[cap->recent_next++ % RECENT_VICTIMS] = v;
@@ -622,6 +625,17 @@ static uint32_t ring_size(uint32_t want, uint32_t dflt)
 	return sz;
 }
 
+/* The exit program runs itself again once a late mark came (see await_mark). */
+static int set_exit_again(struct oomprof_bpf *skel)
+{
+	__u32 key = 0;
+	int fd = bpf_program__fd(skel->progs.sched_process_exit);
+
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.exit_again), &key, &fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf, int *err)
 {
 	struct oomprof_bpf *skel = oomprof_bpf__open();
@@ -647,8 +661,7 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	skel->rodata->cfg_exit_walk = !o->no_exit_walk;
 	skel->rodata->cfg_classic_victim = !btf;
 
-	bpf_map__set_max_entries(skel->maps.profile,
-				 ring_size(o->profile_ringbuf_bytes, 8u << 20));
+	bpf_map__set_max_entries(skel->maps.profile, ring_size(o->profile_ringbuf_bytes, 8u << 20));
 	bpf_map__set_max_entries(skel->maps.events, ring_size(o->events_ringbuf_bytes, 256u << 10));
 	if (o->max_procs)
 		bpf_map__set_max_entries(skel->maps.procs, o->max_procs);
@@ -661,6 +674,8 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	bpf_program__set_autoload(skel->progs.signal_deliver_tp, !btf);
 
 	*err = oomprof_bpf__load(skel);
+	if (!*err)
+		*err = set_exit_again(skel);
 	if (*err) {
 		oomprof_bpf__destroy(skel);
 		return NULL;
@@ -698,14 +713,12 @@ struct capture *capture_open(const struct capture_opts *opts)
 	err = oomprof_bpf__attach(cap->skel);
 	if (err)
 		goto fail;
-	cap->rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.events), on_ring_record, cap,
-				   NULL);
+	cap->rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.events), on_ring_record, cap, NULL);
 	if (!cap->rb) {
 		err = -errno;
 		goto fail;
 	}
-	err = ring_buffer__add(cap->rb, bpf_map__fd(cap->skel->maps.profile), on_ring_record,
-			       cap);
+	err = ring_buffer__add(cap->rb, bpf_map__fd(cap->skel->maps.profile), on_ring_record, cap);
 	if (err)
 		goto fail;
 	return cap;
@@ -776,9 +789,9 @@ int capture_poll(struct capture *cap, int timeout_ms)
 		/* A victim is being walked and its thread may be waiting for ring space:
 		 * stay on the CPU and drain (no wakeup, no scheduling delay), for a
 		 * bounded time. */
-		uint64_t until = mono_ns() + (uint64_t)(timeout_ms < 0 || timeout_ms > 1000
-								 ? 1000
-								 : timeout_ms) * 1000000;
+		uint64_t until =
+		    mono_ns() +
+		    (uint64_t)(timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms) * 1000000;
 
 		n = 0;
 		do {
@@ -839,6 +852,9 @@ static const char *const counter_names[CAPTURE_C_MAX] = {
 	[CAPTURE_C_SPIN_TIMEOUTS] = "wait_timeouts",
 	[CAPTURE_C_PROCS_PRUNED] = "procs_pruned",
 	[CAPTURE_C_EXITS_TRUNCATED] = "exits_truncated",
+    [CAPTURE_C_REMARKS] = "remarks",
+    [CAPTURE_C_MARK_WAITS] = "mark_waits",
+    [CAPTURE_C_MARK_WAIT_MISSES] = "mark_wait_misses",
 	[CAPTURE_C_REJECTED] = "rejected",
 	[CAPTURE_C_ORPHANS] = "orphans",
 	[CAPTURE_C_PROFILES] = "profiles",

@@ -39,6 +39,8 @@ struct capture_victim {
 	pid_t tgid;	   /* its process; equals pid when tgid_known is false */
 	bool tgid_known;   /* false with the classic tracepoint fallback */
 	bool registered;   /* a registered process: a profile follows */
+	bool repeat;	 /* another mark of a process already marked (TIF_MEMDIE is per
+			  * thread): it joined that capture, whose id ktime_ns is */
 	char comm[16];
 	uint32_t uid;
 	int16_t oom_score_adj;
@@ -67,8 +69,7 @@ struct capture_meta {
 struct capture_callbacks {
 	void (*on_victim)(const struct capture_victim *v, void *ctx);
 	/* p and meta are valid during the call only. */
-	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta,
-			   void *ctx);
+	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta, void *ctx);
 	void (*on_exec)(pid_t pid, pid_t old_pid, const char *comm, const char *filename,
 			void *ctx);
 	void (*on_exit)(pid_t tgid, uint64_t start_ticks, void *ctx); /* whole process gone */
@@ -130,6 +131,9 @@ enum capture_counter {
 	CAPTURE_C_SPIN_TIMEOUTS,
 	CAPTURE_C_PROCS_PRUNED,
 	CAPTURE_C_EXITS_TRUNCATED,
+	CAPTURE_C_REMARKS,
+	CAPTURE_C_MARK_WAITS,
+	CAPTURE_C_MARK_WAIT_MISSES,
 	CAPTURE_C_KERNEL_MAX, /* the above mirror enum op_metric in bpf/oomprof.h */
 	CAPTURE_C_REJECTED = CAPTURE_C_KERNEL_MAX, /* malformed records (userspace) */
 	CAPTURE_C_ORPHANS,   /* records of no capture in progress */
