@@ -25,13 +25,13 @@
 #include "oomprof/base/log.h"
 #include "oomprof/sink/dir.h"
 #include "oomprof/profile/target.h"
+#include "oomprof/profile/truth.h"
+#include "oomprof/source/rate.h"
 
 #define DEFAULT_DIR	    "/var/lib/oomprof"
 #define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
 #define EXITED_KEEP_MS 30000
-/* How long --enable-memprofile re-checks that the runtime did not reset the rate. */
-#define ENABLE_CHECK_MS 10000
 
 struct watched {
 	pid_t tgid;
@@ -39,8 +39,7 @@ struct watched {
 	struct bincache_entry *bin;
 	struct go_target target;
 	char memcg[512], container[80];
-	bool enabled_by_us;
-	int64_t enable_until_ms;
+	struct rate_track rate; /* MemProfileRate over its life; --enable-memprofile */
 	int64_t exited_ms; /* 0 while alive */
 	bool victim;
 	struct capture_victim kill;
@@ -110,44 +109,6 @@ static int add_proc(struct watch *w, struct watched *p)
 	return 0;
 }
 
-/* Reads the process's MemProfileRate; -1 when it cannot be read. */
-static int64_t read_rate(const struct watched *p)
-{
-	int64_t rate = -1;
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", p->tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fseeko(f, (off_t)p->target.addrs.mem_profile_rate, SEEK_SET) ||
-	    fread(&rate, sizeof(rate), 1, f) != 1)
-		rate = -1;
-	fclose(f);
-	return rate;
-}
-
-/* --enable-memprofile: turn sampling on in a process whose linker switched it off. */
-static void enable_profiling(struct watch *w, struct watched *p)
-{
-	int e;
-
-	if (!w->enable_rate || read_rate(p) != 0)
-		return;
-	e = live_write_u64(p->tgid, p->target.addrs.mem_profile_rate, (uint64_t)w->enable_rate);
-	if (e) {
-		log_warn("pid %d (%s): cannot enable memory profiling: %s", p->tgid, p->target.comm,
-			 strerror(-e));
-		return;
-	}
-	if (!p->enabled_by_us)
-		log_info("pid %d (%s): memory profiling was disabled in its binary; enabled it "
-			 "(MemProfileRate=%lld)",
-			 p->tgid, p->target.comm, (long long)w->enable_rate);
-	p->enabled_by_us = true;
-}
-
 static void register_proc(struct watch *w, struct watched *p)
 {
 	struct capture_target t = {
@@ -204,10 +165,8 @@ static void consider(struct watch *w, pid_t pid)
 		return;
 	}
 	register_proc(w, p);
-	if (w->enable_rate && gosym_info(bin->sym)->profiling_disabled == 1) {
-		p->enable_until_ms = mono_ms() + ENABLE_CHECK_MS;
-		enable_profiling(w, p);
-	}
+	rate_track_start(&p->rate, pid, p->target.addrs.mem_profile_rate, p->target.comm,
+			 gosym_info(bin->sym)->profiling_disabled == 1, w->enable_rate, mono_ms());
 }
 
 static void scan_proc(struct watch *w)
@@ -357,6 +316,19 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			   const struct capture_meta *m);
 
+/* What the profile can claim (coverage, sampling switched off or changed): the
+ * profile to write, and up to max comment lines into lines (NULL-terminated). */
+static struct raw_profile assess_kill(const struct watched *p, const struct raw_profile *raw,
+				      struct truth *t, const char **lines, size_t max)
+{
+	struct rate_facts rf;
+
+	rate_track_facts(&p->rate, raw->mem_profile_rate, &rf);
+	truth_assess(raw, CYCLES_LATEST, &rf, p->kill.anon_rss_kb, t);
+	lines[truth_comment_lines(t, lines, max)] = NULL;
+	return truth_apply(raw, t);
+}
+
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
@@ -373,12 +345,15 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	    .mode = CYCLES_LATEST,
 	};
 	struct pprof_builder *pb;
+	struct raw_profile honest;
+	struct truth t;
 	int e;
 
 	kill_comments(p, m, comments);
 	for (int i = 0; i < 4; i++)
 		meta.extra[i] = comments[i];
-	if ((e = heapprof_build(raw, &bin, &meta, &pb, err, sizeof(err)))) {
+	honest = assess_kill(p, raw, &t, meta.extra + 4, 3);
+	if ((e = heapprof_build(&honest, &bin, &meta, &pb, err, sizeof(err)))) {
 		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
 		return;
 	}
@@ -392,8 +367,12 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	}
 	w->profiles_written++;
 	top_three(path, top, sizeof(top));
-	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s); top inuse_space: %s",
-		 path, p->tgid, p->target.comm, raw->nbuckets, raw_status_name(raw->status), top);
+	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s%s%s; %s); %s: %s", path,
+		 p->tgid, p->target.comm, raw->nbuckets, raw_status_name(honest.status),
+		 t.partial ? ": " : "", t.partial ? t.status_detail : "", t.coverage,
+		 t.partial ? "top of the allocations sampled before that, not the program's memory"
+			   : "top inuse_space",
+		 top);
 }
 
 static void on_profile(const struct raw_profile *raw, const struct capture_meta *m, void *ctx)
@@ -426,7 +405,8 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 	write_kill_profile(w, p, raw, m);
 }
 
-/* Once a second: re-enable profiling the runtime reset, drop long-gone processes. */
+/* Once a second: follow (and with --enable-memprofile restore) sampling rates, drop
+ * long-gone processes. */
 static void tick(struct watch *w)
 {
 	int64_t now = mono_ms();
@@ -437,8 +417,8 @@ static void tick(struct watch *w)
 			forget_proc(w, i--);
 			continue;
 		}
-		if (!p->exited_ms && p->enable_until_ms > now)
-			enable_profiling(w, p);
+		if (!p->exited_ms)
+			rate_track_tick(&p->rate, now);
 	}
 }
 

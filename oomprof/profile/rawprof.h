@@ -29,6 +29,7 @@ enum raw_status {
 	RAW_TRUNCATED,	/* stopped at a limit (bucket count, stack depth, time) */
 	RAW_READ_ERROR, /* process memory could not be read part way */
 	RAW_CORRUPT,	/* the list is not a valid bucket list (cycle, absurd nstk, bad typ) */
+	RAW_PARTIAL,	/* read whole, but sampling was off for part of the program's life */
 };
 
 struct raw_profile {

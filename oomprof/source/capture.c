@@ -455,7 +455,9 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 			}
 		}
 		f->meta.begin_ktime = r->ktime;
-		f->prof.mem_profile_rate = r->mem_profile_rate;
+		/* -1: unreadable, not "sampling off" (0) */
+		f->prof.mem_profile_rate =
+		    (h->flags & OP_F_RATE_UNREADABLE) ? -1 : r->mem_profile_rate;
 		f->prof.prof_cycle = r->prof_cycle;
 		f->last_ms = cap->now_ms;
 		return 0;
