@@ -180,10 +180,10 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/oomprof
 
 format:
-	clang-format -i $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h */*/*.c */*/*.h))
+	clang-format -i $(filter-out bpf/vmlinux.h build/%,$(wildcard */*.c */*.h */*/*.c */*/*.h))
 
 format-check:
-	clang-format --dry-run -Werror $(filter-out bpf/vmlinux.h,$(wildcard */*.c */*.h */*/*.c */*/*.h))
+	clang-format --dry-run -Werror $(filter-out bpf/vmlinux.h build/%,$(wildcard */*.c */*.h */*/*.c */*/*.h))
 
 clean:
 	rm -rf build
