@@ -538,6 +538,24 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 	return 0;
 }
 
+/* At exit: the capture counters (kernel and userspace), nonzero ones, on one line. */
+static void log_counters(struct watch *w)
+{
+	struct capture_stats st;
+	char line[1024];
+	size_t used = 0;
+
+	if (capture_stats(w->cap, &st))
+		return;
+	line[0] = 0;
+	for (int i = 0; i < CAPTURE_C_MAX && used < sizeof(line); i++)
+		if (st.c[i])
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s=%llu",
+						 used ? " " : "", capture_counter_name(i),
+						 (unsigned long long)st.c[i]);
+	log_info("capture counters: %s", line);
+}
+
 static void cleanup(struct watch *w)
 {
 	while (w->nprocs)
@@ -597,6 +615,7 @@ int cmd_watch(int argc, char **argv)
 		}
 	}
 	capture_flush(w.cap, true, 0); /* deliver whatever is still on its way */
+	log_counters(&w);
 	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
 		 (unsigned long long)w.victims, (unsigned long long)w.profiles_written);
 	cleanup(&w);

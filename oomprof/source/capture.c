@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -46,6 +47,9 @@ _Static_assert((int)OP_ST_CORRUPT == (int)RAW_CORRUPT && (int)OP_ST_READ_ERROR =
 #define MAX_INFLIGHT 64	     /* captures being reassembled at once */
 #define DEFAULT_MAX_BUCKETS (1u << 20)
 #define RECENT_VICTIMS 16   /* victim records kept for a capture that may follow */
+/* Real-time busy draining allowed while captures are pending, before blocking waits
+ * at normal priority: a 50,000-bucket capture drains in well under that. */
+#define SPIN_BUDGET_NS (300 * 1000000ull)
 
 struct addrset {
 	uint64_t *slot; /* 0 = empty (bucket addresses are never 0) */
@@ -75,6 +79,11 @@ struct capture {
 	struct capture_victim recent[RECENT_VICTIMS];
 	unsigned recent_next;
 	uint64_t now_ms; /* refreshed per poll / feed of a control record */
+	uint64_t spun_ns;  /* real-time spinning for the captures now pending */
+	bool spin_limited; /* ... the budget is spent: blocking waits */
+	bool rt_left;	   /* ... and real-time priority given up */
+	int rt_policy;
+	struct sched_param rt_param;
 	uint64_t user[CAPTURE_C_MAX];
 };
 
@@ -663,7 +672,8 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, bool btf,
 	skel->rodata->cfg_exit_walk = !o->no_exit_walk;
 	skel->rodata->cfg_classic_victim = !btf;
 
-	bpf_map__set_max_entries(skel->maps.profile, ring_size(o->profile_ringbuf_bytes, 8u << 20));
+	bpf_map__set_max_entries(skel->maps.profile,
+				 ring_size(o->profile_ringbuf_bytes, 8u << 20));
 	bpf_map__set_max_entries(skel->maps.events, ring_size(o->events_ringbuf_bytes, 256u << 10));
 	if (o->max_procs)
 		bpf_map__set_max_entries(skel->maps.procs, o->max_procs);
@@ -715,12 +725,14 @@ struct capture *capture_open(const struct capture_opts *opts)
 	err = oomprof_bpf__attach(cap->skel);
 	if (err)
 		goto fail;
-	cap->rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.events), on_ring_record, cap, NULL);
+	cap->rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.events), on_ring_record, cap,
+				   NULL);
 	if (!cap->rb) {
 		err = -errno;
 		goto fail;
 	}
-	err = ring_buffer__add(cap->rb, bpf_map__fd(cap->skel->maps.profile), on_ring_record, cap);
+	err = ring_buffer__add(cap->rb, bpf_map__fd(cap->skel->maps.profile), on_ring_record,
+			       cap);
 	if (err)
 		goto fail;
 	return cap;
@@ -775,6 +787,64 @@ int capture_remove_process(struct capture *cap, pid_t tgid)
 	return 0;
 }
 
+/*
+ * A victim is being walked and its thread may be waiting for ring space: stay on the
+ * CPU and drain (no wakeup, no scheduling delay), until records come or timeout_ms
+ * (at most the spin budget left) passes. Only spinning that found nothing counts
+ * against the budget. Returns records consumed or -errno.
+ */
+static int spin_drain(struct capture *cap, int timeout_ms)
+{
+	uint64_t t0 = mono_ns(), t = t0, left = SPIN_BUDGET_NS - cap->spun_ns;
+	uint64_t wait = (uint64_t)(timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
+	uint64_t until = t0 + (wait * 1000000 < left ? wait * 1000000 : left);
+	int n = 0, m;
+
+	do {
+		uint64_t before = t;
+
+		m = ring_buffer__consume(cap->rb);
+		if (m < 0)
+			return m;
+		n += m;
+		t = mono_ns();
+		if (!m)
+			cap->spun_ns += t - before;
+	} while (!n && t < until);
+	return n;
+}
+
+/* The spin budget is spent and a capture is still unfinished (its END and EXIT may
+ * both be lost): no more real-time spinning; normal priority, blocking waits. */
+static void leave_realtime(struct capture *cap)
+{
+	struct sched_param normal = {0};
+	int policy = sched_getscheduler(0);
+
+	if (cap->rt_left || cap->spin_limited)
+		return;
+	cap->spin_limited = true;
+	cap->user[CAPTURE_C_SPIN_LIMITED]++;
+	if (policy < 0 || ((policy & ~SCHED_RESET_ON_FORK) != SCHED_FIFO &&
+			   (policy & ~SCHED_RESET_ON_FORK) != SCHED_RR))
+		return;
+	if (sched_getparam(0, &cap->rt_param) || sched_setscheduler(0, SCHED_OTHER, &normal))
+		return;
+	cap->rt_policy = policy;
+	cap->rt_left = true;
+}
+
+/* Nothing pending: a fresh budget for the next capture, and the priority back. */
+static void end_spinning(struct capture *cap)
+{
+	cap->spun_ns = 0;
+	cap->spin_limited = false;
+	if (!cap->rt_left)
+		return;
+	cap->rt_left = false;
+	sched_setscheduler(0, cap->rt_policy, &cap->rt_param);
+}
+
 int capture_poll(struct capture *cap, int timeout_ms)
 {
 	bool pending = false;
@@ -787,22 +857,15 @@ int capture_poll(struct capture *cap, int timeout_ms)
 	for (int i = 0; i < MAX_INFLIGHT; i++)
 		if (cap->fl[i].used && !cap->fl[i].meta.have_end && !cap->fl[i].meta.process_gone)
 			pending = true;
-	if (pending) {
-		/* A victim is being walked and its thread may be waiting for ring space:
-		 * stay on the CPU and drain (no wakeup, no scheduling delay), for a
-		 * bounded time. */
-		uint64_t until =
-		    mono_ns() +
-		    (uint64_t)(timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms) * 1000000;
-
-		n = 0;
-		do {
-			m = ring_buffer__consume(cap->rb);
-			if (m < 0)
-				return m;
-			n += m;
-		} while (!n && mono_ns() < until);
+	if (!pending)
+		end_spinning(cap);
+	if (pending && cap->spun_ns < SPIN_BUDGET_NS) {
+		n = spin_drain(cap, timeout_ms);
+		if (n < 0)
+			return n;
 	} else {
+		if (pending)
+			leave_realtime(cap);
 		n = ring_buffer__poll(cap->rb, timeout_ms);
 		if (n < 0)
 			return n;
@@ -854,13 +917,14 @@ static const char *const counter_names[CAPTURE_C_MAX] = {
 	[CAPTURE_C_SPIN_TIMEOUTS] = "wait_timeouts",
 	[CAPTURE_C_PROCS_PRUNED] = "procs_pruned",
 	[CAPTURE_C_EXITS_TRUNCATED] = "exits_truncated",
-    [CAPTURE_C_REMARKS] = "remarks",
-    [CAPTURE_C_MARK_WAITS] = "mark_waits",
-    [CAPTURE_C_MARK_WAIT_MISSES] = "mark_wait_misses",
+	[CAPTURE_C_REMARKS] = "remarks",
+	[CAPTURE_C_MARK_WAITS] = "mark_waits",
+	[CAPTURE_C_MARK_WAIT_MISSES] = "mark_wait_misses",
 	[CAPTURE_C_REJECTED] = "rejected",
 	[CAPTURE_C_ORPHANS] = "orphans",
 	[CAPTURE_C_PROFILES] = "profiles",
 	[CAPTURE_C_OVERFLOW] = "overflow",
+	[CAPTURE_C_SPIN_LIMITED] = "spin_budget_spent",
 };
 
 const char *capture_counter_name(enum capture_counter c)

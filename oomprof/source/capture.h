@@ -69,7 +69,8 @@ struct capture_meta {
 struct capture_callbacks {
 	void (*on_victim)(const struct capture_victim *v, void *ctx);
 	/* p and meta are valid during the call only. */
-	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta, void *ctx);
+	void (*on_profile)(const struct raw_profile *p, const struct capture_meta *meta,
+			   void *ctx);
 	void (*on_exec)(pid_t pid, pid_t old_pid, const char *comm, const char *filename,
 			void *ctx);
 	void (*on_exit)(pid_t tgid, uint64_t start_ticks, void *ctx); /* whole process gone */
@@ -139,6 +140,7 @@ enum capture_counter {
 	CAPTURE_C_ORPHANS,   /* records of no capture in progress */
 	CAPTURE_C_PROFILES,  /* profiles delivered */
 	CAPTURE_C_OVERFLOW,  /* captures refused: too many in flight, or out of memory */
+	CAPTURE_C_SPIN_LIMITED, /* spin budget spent with a capture pending: blocking waits */
 	CAPTURE_C_MAX,
 };
 
