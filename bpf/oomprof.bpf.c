@@ -146,7 +146,7 @@ static __always_inline long mark_registered(__u32 tgid, __u64 id, struct op_proc
 	if (err && err != -EEXIST)
 		count(OP_M_VICTIM_MAP_FULL);
 	if (!err)
-	count(OP_M_VICTIMS_GO);
+		count(OP_M_VICTIMS_GO);
 	return err;
 }
 
@@ -379,8 +379,7 @@ static long walk_one(__u32 i, struct walk *w)
 	npcs = nstk < cfg_max_depth ? nstk : cfg_max_depth;
 	if (npcs > OP_MAX_DEPTH) /* for the verifier */
 		npcs = OP_MAX_DEPTH;
-	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64),
-				(void *)(addr + OP_BUCKET_HDR_SIZE)) ||
+	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
 	    bpf_probe_read_user(cur->mem, sizeof(cur->mem),
 				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
 		count(OP_M_READ_ERRORS);
@@ -391,8 +390,7 @@ static long walk_one(__u32 i, struct walk *w)
 	 * outer frames it shares are rebuilt in userspace from that bucket (index - 1). */
 	if (w->prev_npcs && npcs) {
 		struct wbucket *prev = &s->w[(w->parity & 1) ^ 1];
-		struct cmp c = {
-		    .cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
+		struct cmp c = {.cur = cur->pcs, .prev = prev->pcs, .ncur = npcs, .nprev = w->prev_npcs};
 		__u32 lim = npcs < w->prev_npcs ? npcs : w->prev_npcs;
 
 		bpf_loop((lim + CMP_BLOCK - 1) / CMP_BLOCK, cmp_block, &c, 0);

@@ -59,9 +59,9 @@ enum op_end_reason {
 #define OP_F_REGISTERED 0x4	 /* victim: a registered (Go) process: a capture follows */
 #define OP_F_RATE_UNREADABLE 0x8 /* begin: MemProfileRate could not be read */
 #define OP_F_CYCLE_UNREADABLE 0x10 /* begin: mProfCycle could not be read */
-#define OP_F_REPEAT                                                                                \
-	0x20 /* victim: another mark of a process already marked; hdr.id is the                    \
-	      * capture it joined (TIF_MEMDIE is per thread) */
+/* victim: another mark of a process already marked (TIF_MEMDIE is per thread); hdr.id
+ * is the capture it joined */
+#define OP_F_REPEAT 0x20
 
 struct op_hdr {
 	__u16 type;  /* enum op_rec_type */

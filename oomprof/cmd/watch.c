@@ -39,7 +39,8 @@ struct watched {
 	struct bincache_entry *bin;
 	struct go_target target;
 	char memcg[512], container[80];
-	struct rate_track rate; /* MemProfileRate over its life; --enable-memprofile */
+	/* MemProfileRate over its life; --enable-memprofile */
+	struct rate_track rate;
 	int64_t exited_ms; /* 0 while alive */
 	bool victim;
 	struct capture_victim kill;

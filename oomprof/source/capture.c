@@ -79,9 +79,11 @@ struct capture {
 	struct capture_victim recent[RECENT_VICTIMS];
 	unsigned recent_next;
 	uint64_t now_ms; /* refreshed per poll / feed of a control record */
-	uint64_t spun_ns;  /* real-time spinning for the captures now pending */
-	bool spin_limited; /* ... the budget is spent: blocking waits */
-	bool rt_left;	   /* ... and real-time priority given up */
+	/* Real-time spinning for the captures now pending; when the budget is spent,
+	 * blocking waits (spin_limited) at normal priority (rt_left: the policy to
+	 * return to in rt_policy, rt_param). */
+	uint64_t spun_ns;
+	bool spin_limited, rt_left;
 	int rt_policy;
 	struct sched_param rt_param;
 	uint64_t user[CAPTURE_C_MAX];
