@@ -26,9 +26,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define SIGKILL 9
-#define EEXIST	      17
 #define PAGE_SHIFT 12
 #define NSEC_PER_TICK 10000000ULL /* USER_HZ = 100: /proc/PID/stat starttime unit */
+
+#define EEXIST	  17
+#define PAGE_SIZE (1ULL << PAGE_SHIFT)
 
 /* Tunables, set by the loader between open and load. */
 const volatile __u32 cfg_max_depth = OP_MAX_DEPTH;   /* PCs kept per bucket */
@@ -346,6 +348,32 @@ static long wait_space(__u32 i, struct walk *w)
 	return 0;
 }
 
+/*
+ * Reads a bucket's memRecord (at src) into mem. The runtime writes only the cycles it
+ * counts into, in memory persistentalloc took fresh from mmap: the record of the
+ * newest bucket can cross into a page nothing has touched yet, which is not mapped,
+ * and a non-faulting read of the whole record fails although its content is zero.
+ * So the part before the page boundary and the rest are read separately; a failed
+ * second read leaves zeros (bpf_probe_read_user clears its buffer on failure), which
+ * is what an untouched page holds. Branch-free, so that the verifier sees one path.
+ * 0, or the first read's error.
+ */
+static __always_inline long read_memrecord(__u64 *mem, __u64 src)
+{
+	__u64 head = PAGE_SIZE - (src & (PAGE_SIZE - 1)); /* bytes before the next page */
+	__s64 over = (__s64)(OP_MEMRECORD_WORDS * 8) - (__s64)head;
+	__u64 first, rest;
+
+	asm volatile("" : "+r"(over));
+	first = head + (over & (over >> 63)); /* min(head, record size) */
+	first &= 255;			      /* bounds for the verifier: first <= 128 */
+	rest = (OP_MEMRECORD_WORDS * 8 - first) & 255;
+	if (bpf_probe_read_user(mem, first, (void *)src))
+		return -1;
+	bpf_probe_read_user((char *)mem + first, rest, (void *)(src + first));
+	return 0;
+}
+
 /* bpf_loop callback: read and send one bucket. Returns 1 to stop. */
 static long walk_one(__u32 i, struct walk *w)
 {
@@ -380,8 +408,7 @@ static long walk_one(__u32 i, struct walk *w)
 	if (npcs > OP_MAX_DEPTH) /* for the verifier */
 		npcs = OP_MAX_DEPTH;
 	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64), (void *)(addr + OP_BUCKET_HDR_SIZE)) ||
-	    bpf_probe_read_user(cur->mem, sizeof(cur->mem),
-				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
+	    read_memrecord(cur->mem, addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64))) {
 		count(OP_M_READ_ERRORS);
 		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
 	}
