@@ -264,6 +264,15 @@ int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct 
 void pprof_top_free(struct pprof_top *t);
 
 /*
+ * The table of `go tool pprof -top -diff_base=BASE P`: P's samples minus BASE's
+ * (merged as pprof does, base values negated), flat and cum signed, sorted by |flat|;
+ * total is the sum of |values| of BASE (of P when BASE has none), as pprof reports it.
+ */
+int pprof_top_compute_diff(const struct pprof_profile *base, size_t base_index,
+			   const struct pprof_profile *p, size_t value_index,
+			   struct pprof_top *out);
+
+/*
  * Formats value of unit the way pprof does ("1.50MB", "512kB", "42"): memory and time
  * units are scaled, to out_unit ("kB", "ms", ...) or, when NULL, to the largest unit
  * the value holds one of; other units are printed as plain integers.

@@ -205,9 +205,8 @@ static void add_edge(struct top_ctx *c, uint32_t from, uint32_t to, bool inlined
  * once, the last one (the innermost line of the leaf location) gets it in flat, and a
  * node reached from a different caller frame notes whether that call was inlined.
  */
-static int add_sample(struct top_ctx *c, size_t i, int64_t v)
+static int add_sample(struct top_ctx *c, const struct pprof_sample_info *s, size_t i, int64_t v)
 {
-	const struct pprof_sample_info *s = pprof_profile_sample(c->p, i);
 	uint32_t parent = UINT32_MAX;
 
 	for (size_t l = s->nlocations; l-- > 0;) {
@@ -288,35 +287,79 @@ static int finish(struct top_ctx *c, struct pprof_top *out)
 	return 0;
 }
 
-int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct pprof_top *out)
+/*
+ * Adds every sample of p at value_index, times sign, into the table; stamp_base keeps
+ * the samples of several profiles apart. The sum of |values| goes into *total.
+ */
+static int add_profile(struct top_ctx *c, const struct pprof_profile *p, size_t value_index,
+		       int sign, size_t stamp_base, int64_t *total)
 {
-	struct top_ctx c = {.p = p};
-	int err = 0;
+	int err;
 
-	memset(out, 0, sizeof(*out));
+	*total = 0;
 	if (value_index >= pprof_profile_header(p)->ntypes)
 		return -EINVAL;
-	c.fn_node = calloc(pprof_profile_nfunctions(p) + 1, sizeof(*c.fn_node));
-	if (!c.fn_node)
+	c->p = p;
+	free(c->fn_node); /* the cache is per profile: it is indexed by its functions */
+	c->fn_node = calloc(pprof_profile_nfunctions(p) + 1, sizeof(*c->fn_node));
+	if (!c->fn_node)
 		return -ENOMEM;
-	err = add_inline_pairs(&c);
+	err = add_inline_pairs(c);
 	for (size_t i = 0; i < pprof_profile_nsamples(p) && !err; i++) {
-		int64_t v = pprof_profile_sample(p, i)->values[value_index];
+		const struct pprof_sample_info *s = pprof_profile_sample(p, i);
+		int64_t v = s->values[value_index];
 
-		out->total = sat_add(out->total, sat_abs(v));
+		if (sign < 0)
+			v = v == INT64_MIN ? INT64_MAX : -v;
+		*total = sat_add(*total, sat_abs(v));
 		/* pprof leaves zero-valued samples out of its graph. */
 		if (v)
-			err = add_sample(&c, i, v);
+			err = add_sample(c, s, stamp_base + i, v);
 	}
+	return err;
+}
+
+static void ctx_free(struct top_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->nodes[i].name);
+	free(c->nodes);
+	free(c->edges);
+	free(c->fn_node);
+	htab_free(&c->names);
+	htab_free(&c->edge_tab);
+}
+
+int pprof_top_compute(const struct pprof_profile *p, size_t value_index, struct pprof_top *out)
+{
+	struct top_ctx c = {0};
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = add_profile(&c, p, value_index, 1, 0, &out->total);
 	if (!err)
 		err = finish(&c, out);
-	for (size_t i = 0; i < c.n; i++)
-		free(c.nodes[i].name);
-	free(c.nodes);
-	free(c.edges);
-	free(c.fn_node);
-	htab_free(&c.names);
-	htab_free(&c.edge_tab);
+	ctx_free(&c);
+	return err;
+}
+
+int pprof_top_compute_diff(const struct pprof_profile *base, size_t base_index,
+			   const struct pprof_profile *p, size_t value_index, struct pprof_top *out)
+{
+	struct top_ctx c = {0};
+	int64_t base_total = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = add_profile(&c, p, value_index, 1, 0, &out->total);
+	if (!err)
+		err = add_profile(&c, base, base_index, -1, pprof_profile_nsamples(p), &base_total);
+	/* pprof's total is the base's when it has any (report.go computeTotal) */
+	if (base_total > 0)
+		out->total = base_total;
+	if (!err)
+		err = finish(&c, out);
+	ctx_free(&c);
 	return err;
 }
 

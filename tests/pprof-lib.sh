@@ -55,3 +55,22 @@ compare_top() {
 		fi
 	done
 }
+
+# heap_profiles BIN OUT1 OUT2: two profiles from one heaporacle run, before and after
+# a round of garbage (so that alloc_* and inuse_* differ). The caller's cleanup kills
+# $oracle_pid if it is still set.
+heap_profiles() {
+	local bin=$1 reply
+	coproc ORACLE { exec "$bin"; }
+	oracle_pid=$ORACLE_PID
+	read -r -t 60 reply <&"${ORACLE[0]}" # "ready ..."
+	for cmd in "profile $2" churn "profile $3"; do
+		echo "$cmd" >&"${ORACLE[1]}"
+		read -r -t 60 reply <&"${ORACLE[0]}" || reply=timeout
+		[ "$reply" = ok ] || { echo "heaporacle: $cmd: $reply" >&2; break; }
+	done
+	echo quit >&"${ORACLE[1]}"
+	wait "$oracle_pid" 2>/dev/null
+	oracle_pid=
+	[ "$reply" = ok ]
+}

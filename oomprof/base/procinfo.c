@@ -132,15 +132,18 @@ uint64_t proc_maps_base(const struct proc_maps *m)
 	return 0;
 }
 
-int proc_memcg_path(pid_t pid, char *buf, size_t len)
+/*
+ * Reads /proc/PID/cgroup: the v1 memory controller's path into v1 (when the process has
+ * one) and the unified hierarchy's ("0::/path") into v2. Either may be "" afterwards.
+ */
+static int proc_cgroup_lines(pid_t pid, char *v1, size_t v1len, char *v2, size_t v2len)
 {
 	FILE *f = open_proc(pid, "cgroup");
-	char line[4096], v2[4096] = "";
-	int found = 0;
+	char line[4096];
 
 	if (!f)
 		return -errno;
-	snprintf(buf, len, "/");
+	v1[0] = v2[0] = 0;
 	while (fgets(line, sizeof(line), f)) {
 		char *ctrl = strchr(line, ':'), *path;
 		if (!ctrl || !(path = strchr(ctrl + 1, ':')))
@@ -149,21 +152,58 @@ int proc_memcg_path(pid_t pid, char *buf, size_t len)
 		path[strcspn(path, "\n")] = 0;
 		ctrl++;
 		if (!strcmp(ctrl, "")) { /* "0::/path": the unified hierarchy */
-			snprintf(v2, sizeof(v2), "%s", path);
+			snprintf(v2, v2len, "%s", path);
 			continue;
 		}
 		/* v1: the controller list is comma-separated, e.g. "memory" */
 		for (char *save = NULL, *c = strtok_r(ctrl, ",", &save); c;
 		     c = strtok_r(NULL, ",", &save))
-			if (!strcmp(c, "memory")) {
-				snprintf(buf, len, "%s", path);
-				found = 1;
-			}
+			if (!strcmp(c, "memory"))
+				snprintf(v1, v1len, "%s", path);
 	}
 	fclose(f);
-	if (!found && v2[0])
-		snprintf(buf, len, "%s", v2);
 	return 0;
+}
+
+int proc_memcg_path(pid_t pid, char *buf, size_t len)
+{
+	char v1[4096], v2[4096];
+	int e = proc_cgroup_lines(pid, v1, sizeof(v1), v2, sizeof(v2));
+
+	if (e)
+		return e;
+	snprintf(buf, len, "%s", v1[0] ? v1 : v2[0] ? v2 : "/");
+	return 0;
+}
+
+int proc_cgroup2_path(pid_t pid, char *buf, size_t len)
+{
+	char v1[4096], v2[4096];
+	int e = proc_cgroup_lines(pid, v1, sizeof(v1), v2, sizeof(v2));
+
+	if (e)
+		return e;
+	if (!v2[0])
+		return -ENOENT;
+	snprintf(buf, len, "%s", v2);
+	return 0;
+}
+
+int proc_rss_anon_kb(pid_t pid, uint64_t *kb)
+{
+	FILE *f = open_proc(pid, "status");
+	char line[256];
+	int e = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %" SCNu64, kb) == 1) {
+			e = 0;
+			break;
+		}
+	fclose(f);
+	return e;
 }
 
 void container_id_from_cgroup(const char *cgroup, char *buf, size_t len)
@@ -203,20 +243,26 @@ static int read_u64_file(const char *path, uint64_t *value)
 	return 0;
 }
 
-int memcg_limit_bytes(const char *cgroup, uint64_t *limit)
+int memcg_read_u64(const char *cgroup, const char *v2_file, const char *v1_file, uint64_t *value)
 {
-	static const char *const files[][2] = {
-	    {"/sys/fs/cgroup", "memory.max"},
-	    {"/sys/fs/cgroup/unified", "memory.max"},
-	    {"/sys/fs/cgroup/memory", "memory.limit_in_bytes"},
+	static const char *const roots[][2] = {
+	    {"/sys/fs/cgroup", "v2"},
+	    {"/sys/fs/cgroup/unified", "v2"},
+	    {"/sys/fs/cgroup/memory", "v1"},
 	};
 	char path[4096];
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s%s/%s", files[i][0],
-			 strcmp(cgroup, "/") ? cgroup : "", files[i][1]);
-		if (read_u64_file(path, limit) == 0)
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		const char *file = roots[i][1][1] == '2' ? v2_file : v1_file;
+		snprintf(path, sizeof(path), "%s%s/%s", roots[i][0],
+			 strcmp(cgroup, "/") ? cgroup : "", file);
+		if (read_u64_file(path, value) == 0)
 			return 0;
 	}
 	return -ENOENT;
+}
+
+int memcg_limit_bytes(const char *cgroup, uint64_t *limit)
+{
+	return memcg_read_u64(cgroup, "memory.max", "memory.limit_in_bytes", limit);
 }

@@ -39,6 +39,13 @@ uint64_t proc_maps_base(const struct proc_maps *m);
 /* The path of the process's memory cgroup ("/" when none), v2 or v1. 0 or -errno. */
 int proc_memcg_path(pid_t pid, char *buf, size_t len);
 
+/* The process's cgroup in the unified (v2) hierarchy, from the "0::" line of
+ * /proc/PID/cgroup (on hybrid hosts too). 0, -ENOENT when it has none, or -errno. */
+int proc_cgroup2_path(pid_t pid, char *buf, size_t len);
+
+/* The process's anonymous resident memory (RssAnon of /proc/PID/status). 0 or -errno. */
+int proc_rss_anon_kb(pid_t pid, uint64_t *kb);
+
 /* A container id found in the cgroup path (64 hex digits), or "" when none. */
 void container_id_from_cgroup(const char *cgroup, char *buf, size_t len);
 
@@ -46,5 +53,10 @@ void container_id_from_cgroup(const char *cgroup, char *buf, size_t len);
  * it): memory.max (v2) or memory.limit_in_bytes (v1). UINT64_MAX when unlimited.
  * 0 or -errno. */
 int memcg_limit_bytes(const char *cgroup, uint64_t *limit);
+
+/* A number file of a memory cgroup given by its path: v2_file in a v2 hierarchy with the
+ * memory controller, else v1_file of the v1 memory controller ("max" reads as
+ * UINT64_MAX). E.g. ("memory.current", "memory.usage_in_bytes"). 0 or -errno. */
+int memcg_read_u64(const char *cgroup, const char *v2_file, const char *v1_file, uint64_t *value);
 
 #endif

@@ -18,6 +18,8 @@ static const struct command commands[] = {
     {"symbolize", "print function and file:line for addresses in a Go binary", cmd_symbolize},
     {"snapshot", "write the heap profile of running Go processes", cmd_snapshot},
     {"top", "print the top functions of a pprof profile", cmd_top},
+    {"run", "run a command under a memory limit and profile its Go processes", cmd_run},
+    {"diff", "print the growth by function between two profiles", cmd_diff},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

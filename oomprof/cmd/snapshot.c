@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "oomprof/profile/heapprof.h"
 #include "oomprof/sink/dir.h"
 #include "oomprof/profile/target.h"
+#include "oomprof/trigger/snap.h"
 
 struct snapshot_opts {
 	const char *out_file;
@@ -42,91 +42,21 @@ static void usage(FILE *out)
 		"  -q, --quiet         do not print the paths written\n");
 }
 
-static int read_profile(struct go_target *t, struct raw_profile *raw, bool partial, char *err,
-			size_t errlen)
-{
-	const char *problem = target_profiling_problem(t);
-	int e;
-
-	if (problem) {
-		snprintf(err, errlen, "process %d (%s): %s", t->pid, t->comm, problem);
-		return -ENODATA;
-	}
-	e = live_read(t->pid, &t->addrs, NULL, raw, err, errlen);
-	if (e)
-		return e;
-	if (!partial && raw->status == RAW_READ_ERROR && kill(t->pid, 0) < 0 && errno == ESRCH) {
-		snprintf(err, errlen,
-			 "process %d (%s) exited while its profile was read; "
-			 "nothing written",
-			 t->pid, t->comm);
-		return -ESRCH;
-	}
-	if (raw->status != RAW_COMPLETE && !partial) {
-		snprintf(err, errlen,
-			 "process %d (%s): bucket list %s after %zu buckets (%s); nothing written "
-			 "(--partial writes what was read)",
-			 t->pid, t->comm, raw_status_name(raw->status), raw->nbuckets,
-			 raw->status_detail);
-		return -EIO;
-	}
-	return 0;
-}
-
-static int write_profile(const struct go_target *t, const struct raw_profile *raw,
-			 const struct snapshot_opts *o, int64_t when, char *err, size_t errlen)
-{
-	char memcg[512] = "", container[80] = "", path[4096];
-	struct heap_binary bin = {.sym = t->sym, .bias = t->bias, .maps = &t->maps};
-	struct heap_meta meta = {
-	    .pid = t->pid,
-	    .comm = t->comm,
-	    .trigger = "snapshot",
-	    .time_ns = when,
-	    .mode = o->mode,
-	};
-	struct pprof_builder *pb;
-	int e;
-
-	if (proc_memcg_path(t->pid, memcg, sizeof(memcg)) == 0) {
-		meta.memcg = memcg;
-		container_id_from_cgroup(memcg, container, sizeof(container));
-		meta.container_id = container;
-	}
-	if ((e = heapprof_build(raw, &bin, &meta, &pb, err, errlen)))
-		return e;
-	if (o->out_file)
-		snprintf(path, sizeof(path), "%s", o->out_file);
-	else
-		sink_profile_path(path, sizeof(path), o->out_dir, t->comm, t->pid, when);
-	e = pprof_write_atomic(pb, path, PROFILE_FILE_MODE);
-	pprof_builder_free(pb);
-	if (e) {
-		snprintf(err, errlen, "writing %.900s: %s", path, strerror(-e));
-		return e;
-	}
-	if (!o->quiet)
-		printf("%s\n", path);
-	return 0;
-}
-
 static int snapshot_one(pid_t pid, const struct snapshot_opts *o)
 {
-	struct raw_profile raw = {0};
+	struct snap_opts so = {
+	    .dir = o->out_dir, .file = o->out_file, .mode = o->mode, .partial = o->partial};
+	char err[1024] = "", path[4096];
 	struct go_target t;
-	char err[1024] = "";
 	int e;
 
 	e = target_open(pid, &t, err, sizeof(err));
-	if (!e) {
-		int64_t when = now_ns();
-		e = read_profile(&t, &raw, o->partial, err, sizeof(err));
-		if (!e)
-			e = write_profile(&t, &raw, o, when, err, sizeof(err));
-	}
+	if (!e)
+		e = snap_take(&t, &so, path, sizeof(path), err, sizeof(err));
 	if (e)
 		fprintf(stderr, "oomprof snapshot: %s\n", err[0] ? err : strerror(-e));
-	raw_profile_free(&raw);
+	else if (!o->quiet)
+		printf("%s\n", path);
 	target_close(&t);
 	return e;
 }

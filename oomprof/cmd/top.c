@@ -11,14 +11,8 @@
 #include <time.h>
 
 #include "oomprof/cmd/cli.h"
+#include "oomprof/cmd/top.h"
 #include "pprof/pprof.h"
-
-struct top_opts {
-	const char *path;
-	const char *sample_index; /* NULL: the profile's default */
-	long limit;		  /* rows; 0 = all */
-	bool exact;
-};
 
 static void top_usage(FILE *out)
 {
@@ -78,7 +72,7 @@ static int parse_args(int argc, char **argv, struct top_opts *o)
 }
 
 /* The value index named by s (a sample type or a number), or -1. */
-static int pick_index(const struct pprof_profile *p, const char *s)
+int top_pick_index(const struct pprof_profile *p, const char *s)
 {
 	const struct pprof_header_info *h = pprof_profile_header(p);
 	char *end;
@@ -124,7 +118,7 @@ static void fmt_value(const struct top_opts *o, int64_t v, const char *unit, con
 		pprof_format_value(v, unit, out_unit, buf, len);
 }
 
-static void print_header(const struct pprof_profile *p, const struct pprof_value_type_info *vt)
+void top_print_header(const struct pprof_profile *p, const struct pprof_value_type_info *vt)
 {
 	const struct pprof_header_info *h = pprof_profile_header(p);
 	const struct pprof_mapping_info *m = pprof_profile_mapping(p, 0);
@@ -148,8 +142,8 @@ static void print_header(const struct pprof_profile *p, const struct pprof_value
 	}
 }
 
-static void print_table(const struct top_opts *o, const struct pprof_top *t,
-			const struct pprof_value_type_info *vt)
+void top_print_table(const struct top_opts *o, const struct pprof_top *t,
+		     const struct pprof_value_type_info *vt)
 {
 	const char *out_unit = pprof_top_unit(t, vt->unit);
 	size_t rows = o->limit && (size_t)o->limit < t->n ? (size_t)o->limit : t->n;
@@ -193,7 +187,7 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "oomprof top: %s: %s\n", o.path, err);
 		return EXIT_FAILURE_;
 	}
-	idx = pick_index(p, o.sample_index);
+	idx = top_pick_index(p, o.sample_index);
 	if (idx < 0) {
 		fprintf(stderr, "oomprof top: %s: unknown sample index '%s'\n", o.path,
 			o.sample_index ? o.sample_index : "(default)");
@@ -207,8 +201,8 @@ int cmd_top(int argc, char **argv)
 		pprof_profile_free(p);
 		return EXIT_FAILURE_;
 	}
-	print_header(p, &pprof_profile_header(p)->sample_types[idx]);
-	print_table(&o, &t, &pprof_profile_header(p)->sample_types[idx]);
+	top_print_header(p, &pprof_profile_header(p)->sample_types[idx]);
+	top_print_table(&o, &t, &pprof_profile_header(p)->sample_types[idx]);
 	pprof_top_free(&t);
 	pprof_profile_free(p);
 	return fflush(stdout) ? EXIT_FAILURE_ : EXIT_OK;

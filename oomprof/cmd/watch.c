@@ -4,12 +4,17 @@
  * OOM killer chooses one, writes the profile its threads streamed on their way out.
  *
  *   oomprof watch [-d DIR] [--enable-memprofile[=RATE]] [-v] [--log-format text|json]
+ *                 [--before-oom PERCENT] [--psi THRESHOLD]
+ *
+ * The loop itself (watch_open/watch_poll/watch_close, oomprof/cmd/watch.h) also serves
+ * `oomprof run`, restricted to the run's memory cgroup.
  */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 #include "oomprof/base/bincache.h"
 #include "oomprof/source/capture.h"
 #include "oomprof/cmd/cli.h"
+#include "oomprof/cmd/watch.h"
 #include "oomprof/profile/heapprof.h"
 #include "oomprof/base/log.h"
 #include "oomprof/sink/dir.h"
@@ -32,6 +38,8 @@
 #define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
 #define EXITED_KEEP_MS 30000
+#define DEFAULT_COOLDOWN_MS  300000
+#define DEFAULT_PSI_DURATION 10
 
 struct watched {
 	pid_t tgid;
@@ -56,6 +64,10 @@ struct watch {
 	struct watched **procs;
 	size_t nprocs, cap_procs;
 	uint64_t profiles_written, victims;
+	struct watch_config cfg;
+	struct prekill *prekill;	  /* NULL: no snapshots before a kill */
+	uint64_t go_victims, go_profiles; /* for watch_pending */
+	int64_t next_tick;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -127,6 +139,21 @@ static void register_proc(struct watch *w, struct watched *p)
 			  gosym_info(p->bin->sym)->go_version);
 }
 
+/* Whether pid is in the memory cgroup the loop is restricted to (or below it). */
+static bool in_scope(const struct watch *w, pid_t pid)
+{
+	const char *only = w->cfg.only_memcg;
+	char memcg[512];
+	size_t n;
+
+	if (!only)
+		return true;
+	if (proc_memcg_path(pid, memcg, sizeof(memcg)))
+		return false;
+	n = strlen(only);
+	return !strncmp(memcg, only, n) && (memcg[n] == 0 || memcg[n] == '/');
+}
+
 /* A process that started or exec'd: if it is a Go program, watch it. */
 static void consider(struct watch *w, pid_t pid)
 {
@@ -134,7 +161,7 @@ static void consider(struct watch *w, pid_t pid)
 	struct watched *p;
 	char err[512];
 
-	if (pid == getpid())
+	if (pid == getpid() || !in_scope(w, pid))
 		return;
 	for (size_t i = 0; i < w->nprocs; i++) /* an exec replaces the old image */
 		if (w->procs[i]->tgid == pid && !w->procs[i]->exited_ms)
@@ -253,12 +280,16 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 		return;
 	}
 	w->victims++;
+	if (!p && w->cfg.only_memcg)
+		return; /* not ours to tell about */
 	if (!p) {
 		log_info("OOM kill: pid %d (%.16s), anon-rss %llu kB: not a Go program oomprof "
 			 "watches; no profile",
 			 tgid, v->comm, (unsigned long long)v->anon_rss_kb);
 		return;
 	}
+	if (!p->victim)
+		w->go_victims++;
 	p->victim = true;
 	p->kill = *v;
 	p->kill_time_ns = now_ns();
@@ -330,6 +361,15 @@ static struct raw_profile assess_kill(const struct watched *p, const struct raw_
 	return truth_apply(raw, t);
 }
 
+static void report_profile(struct watch *w, const struct watched *p, const char *path,
+			   const char *trigger, uint64_t anon_rss_kb)
+{
+	struct watch_profile wp = {p->tgid, p->target.comm, path, trigger, anon_rss_kb};
+
+	if (w->cfg.on_profile)
+		w->cfg.on_profile(&wp, w->cfg.ctx);
+}
+
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
@@ -374,6 +414,7 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 		 t.partial ? "top of the allocations sampled before that, not the program's memory"
 			   : "top inuse_space",
 		 top);
+	report_profile(w, p, path, "oom-kill", p->kill.anon_rss_kb);
 }
 
 static void on_profile(const struct raw_profile *raw, const struct capture_meta *m, void *ctx)
@@ -381,6 +422,8 @@ static void on_profile(const struct raw_profile *raw, const struct capture_meta 
 	struct watch *w = ctx;
 	struct watched *p = find_proc(w, m->tgid);
 
+	if (p && p->victim)
+		w->go_profiles++;
 	handle_profile(w, p, raw, m);
 	/* A 50,000-bucket profile takes tens of MiB for a moment: give it back, so the
 	 * daemon's footprint between kills stays small. */
@@ -404,6 +447,66 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 		return;
 	}
 	write_kill_profile(w, p, raw, m);
+}
+
+/* A live snapshot of p for a reason before any kill. */
+static bool snapshot_proc(struct watch *w, struct watched *p, const struct snap_reason *why)
+{
+	struct snap_opts o = {.dir = w->dir,
+			      .mode = CYCLES_LATEST,
+			      .partial = true,
+			      .memcg = p->memcg,
+			      .container = p->container,
+			      .why = why};
+	char path[4096], err[1024], top[512];
+	uint64_t rss_kb = 0;
+
+	proc_rss_anon_kb(p->tgid, &rss_kb);
+	if (snap_take(&p->target, &o, path, sizeof(path), err, sizeof(err))) {
+		log_warn("pid %d (%s): no %s snapshot: %s", p->tgid, p->target.comm, why->trigger,
+			 err);
+		return false;
+	}
+	w->profiles_written++;
+	top_three(path, top, sizeof(top));
+	log_info("pre-kill snapshot written: %s (pid %d %s, %s); top inuse_space: %s", path,
+		 p->tgid, p->target.comm, why->detail, top);
+	report_profile(w, p, path, why->trigger, rss_kb);
+	return true;
+}
+
+/* --before-oom, --psi: snapshot the processes whose cgroup crossed the line. */
+static void check_prekill(struct watch *w)
+{
+	struct snap_reason why;
+
+	prekill_round(w->prekill, mono_ms());
+	for (size_t i = 0; i < w->nprocs; i++) {
+		struct watched *p = w->procs[i];
+		if (!p->exited_ms && !p->victim &&
+		    prekill_due(w->prekill, p->tgid, p->start_ticks, p->memcg, &why))
+			snapshot_proc(w, p, &why);
+	}
+}
+
+size_t watch_snapshot_all(struct watch *w, const struct snap_reason *why,
+			  bool (*want)(pid_t pid, const struct gosym_info *info, void *ctx),
+			  void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->nprocs; i++) {
+		struct watched *p = w->procs[i];
+		if (!p->exited_ms && !p->victim &&
+		    (!want || want(p->tgid, gosym_info(p->bin->sym), ctx)))
+			n += snapshot_proc(w, p, why);
+	}
+	return n;
+}
+
+size_t watch_pending(const struct watch *w)
+{
+	return w->go_victims > w->go_profiles ? (size_t)(w->go_victims - w->go_profiles) : 0;
 }
 
 /* Once a second: follow (and with --enable-memprofile restore) sampling rates, drop
@@ -465,8 +568,20 @@ static void usage(FILE *out)
 		"                              this writes into their memory, hence opt-in\n"
 		"      --ring-buffer-size N    bytes of kernel ring buffer for bucket data\n"
 		"                              (default 8 MiB)\n"
+		"      --before-oom PERCENT    snapshot a Go process when its memory cgroup's\n"
+		"                              usage crosses PERCENT of its limit\n"
+		"      --psi THRESHOLD         snapshot the Go processes of a cgroup whose memory\n"
+		"                              pressure (memory.pressure full avg10, percent)\n"
+		"                              stays above THRESHOLD for --psi-duration seconds\n"
+		"                              (default %d)\n"
+		"      --cooldown SECONDS      at most one such snapshot per process this often\n"
+		"                              (default %d)\n"
 		"  -v, --verbose               log every process watched\n"
-		"      --log-format FORMAT     text (default) or json\n");
+		"      --log-format FORMAT     text (default) or json\n"
+		"\n"
+		"Snapshots before a kill are named <comm>-<pid>-<time>.prekill-<why>.pb.gz and\n"
+		"say in their comments what fired (usage, limit, pressure).\n",
+		DEFAULT_PSI_DURATION, DEFAULT_COOLDOWN_MS / 1000);
 }
 
 struct watch_opts {
@@ -475,7 +590,34 @@ struct watch_opts {
 	uint32_t ringbuf;
 	enum log_level level;
 	enum log_format format;
+	struct prekill_opts prekill;
 };
+
+/* --before-oom, --psi, --psi-duration, --cooldown. 0, or -EINVAL (message printed). */
+static int parse_prekill_arg(int opt, const char *arg, struct prekill_opts *o)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || v < 0 || (opt == 'B' && (v < 1 || v > 100 || v != (int)v)) ||
+	    (opt == 'P' && v > 100) || v > 1e6) {
+		fprintf(stderr, "oomprof watch: bad value '%s' for --%s\n", arg,
+			opt == 'B'   ? "before-oom"
+			: opt == 'P' ? "psi"
+			: opt == 'D' ? "psi-duration"
+				     : "cooldown");
+		return -EINVAL;
+	}
+	if (opt == 'B')
+		o->before_oom_pct = (unsigned)v;
+	else if (opt == 'P')
+		o->psi_threshold = v;
+	else if (opt == 'D')
+		o->psi_duration_ms = (int64_t)(v * 1000);
+	else
+		o->cooldown_ms = (int64_t)(v * 1000);
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct watch_opts *o)
 {
@@ -485,6 +627,10 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 	    {"ring-buffer-size", required_argument, NULL, 'r'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"log-format", required_argument, NULL, 'f'},
+	    {"before-oom", required_argument, NULL, 'B'},
+	    {"psi", required_argument, NULL, 'P'},
+	    {"psi-duration", required_argument, NULL, 'D'},
+	    {"cooldown", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0}};
 	char *end;
@@ -523,6 +669,13 @@ static int parse_args(int argc, char **argv, struct watch_opts *o)
 				fprintf(stderr, "oomprof watch: --log-format takes text or json\n");
 				return EXIT_USAGE;
 			}
+			break;
+		case 'B':
+		case 'P':
+		case 'D':
+		case 'C':
+			if (parse_prekill_arg(c, optarg, &o->prekill))
+				return EXIT_USAGE;
 			break;
 		case 'h':
 			usage(stdout);
@@ -564,13 +717,109 @@ static void cleanup(struct watch *w)
 	free(w->procs);
 	capture_close(w->cap);
 	bincache_free(w->bins);
+	prekill_free(w->prekill);
+	free(w);
+}
+
+struct watch *watch_open(const struct watch_config *cfg)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	struct capture_opts copts = {0};
+
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	w->dir = cfg->dir;
+	w->enable_rate = cfg->enable_rate;
+	w->bins = bincache_new();
+	if (cfg->prekill && (cfg->prekill->before_oom_pct || cfg->prekill->psi_threshold >= 0))
+		w->prekill = prekill_new(cfg->prekill);
+	copts.cb = (struct capture_callbacks){.on_victim = on_victim,
+					      .on_profile = on_profile,
+					      .on_exec = on_exec,
+					      .on_exit = on_exit_event,
+					      .ctx = w};
+	copts.profile_ringbuf_bytes = cfg->ringbuf;
+	protect_self();
+	realtime_self();
+	w->cap = w->bins ? capture_open(&copts) : NULL;
+	if (!w->cap) {
+		int e = errno;
+		log_error("cannot load the BPF programs: %s%s", strerror(e),
+			  e == EPERM ? " (run as root)" : "");
+		cleanup(w);
+		errno = e;
+		return NULL;
+	}
+	log_info("oomprof watch: writing profiles to %s (BPF programs: %s)", w->dir,
+		 capture_variant(w->cap));
+	scan_proc(w);
+	w->next_tick = mono_ms() + 1000;
+	return w;
+}
+
+/* Waits for the capture's records or one of fds; true when one of fds is readable. */
+static bool wait_any(struct watch *w, int timeout_ms, const int *fds, size_t nfds)
+{
+	struct pollfd pfd[64];
+	size_t n = 0;
+	int r;
+
+	pfd[n++] = (struct pollfd){.fd = capture_fd(w->cap), .events = POLLIN};
+	for (size_t i = 0; i < nfds && n < 32; i++)
+		pfd[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	if (w->prekill) {
+		int pk[32];
+		size_t k = prekill_fds(w->prekill, pk, 32);
+		for (size_t i = 0; i < k; i++)
+			pfd[n++] = (struct pollfd){.fd = pk[i], .events = POLLIN};
+	}
+	r = poll(pfd, n, timeout_ms);
+	for (size_t i = 1; r > 0 && i < n; i++)
+		if (pfd[i].revents)
+			return true;
+	return false;
+}
+
+int watch_poll(struct watch *w, int timeout_ms, const int *fds, size_t nfds)
+{
+	bool woken = wait_any(w, timeout_ms, fds, nfds);
+	int e = capture_poll(w->cap, 0);
+
+	if (e < 0 && e != -EINTR) {
+		log_error("polling the ring buffers: %s", strerror(-e));
+		return e;
+	}
+	if (w->prekill && (woken || mono_ms() >= w->next_tick))
+		check_prekill(w);
+	if (mono_ms() >= w->next_tick) {
+		tick(w);
+		w->next_tick = mono_ms() + 1000;
+	}
+	return 0;
+}
+
+void watch_close(struct watch *w)
+{
+	if (!w)
+		return;
+	capture_flush(w->cap, true, 0); /* deliver whatever is still on its way */
+	log_counters(w);
+	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
+		 (unsigned long long)w->victims, (unsigned long long)w->profiles_written);
+	cleanup(w);
 }
 
 int cmd_watch(int argc, char **argv)
 {
-	struct watch_opts o = {.dir = DEFAULT_DIR, .level = LOG_INFO, .format = LOG_TEXT};
-	struct watch w = {0};
-	struct capture_opts copts = {0};
+	struct watch_opts o = {.dir = DEFAULT_DIR,
+			       .level = LOG_INFO,
+			       .format = LOG_TEXT,
+			       .prekill = {.psi_threshold = -1,
+					   .psi_duration_ms = DEFAULT_PSI_DURATION * 1000,
+					   .cooldown_ms = DEFAULT_COOLDOWN_MS}};
+	struct watch_config cfg = {0};
+	struct watch *w;
 	int rc = parse_args(argc, argv, &o), e;
 
 	if (rc)
@@ -580,45 +829,19 @@ int cmd_watch(int argc, char **argv)
 		log_error("cannot create %s: %s", o.dir, strerror(-e));
 		return EXIT_FAILURE_;
 	}
-	w.dir = o.dir;
-	w.enable_rate = o.enable_rate;
-	w.bins = bincache_new();
-	copts.cb = (struct capture_callbacks){.on_victim = on_victim,
-					      .on_profile = on_profile,
-					      .on_exec = on_exec,
-					      .on_exit = on_exit_event,
-					      .ctx = &w};
-	copts.profile_ringbuf_bytes = o.ringbuf;
+	cfg.dir = o.dir;
+	cfg.enable_rate = o.enable_rate;
+	cfg.ringbuf = o.ringbuf;
+	cfg.prekill = &o.prekill;
 	signal(SIGINT, on_stop_signal);
 	signal(SIGTERM, on_stop_signal);
-	protect_self();
-	realtime_self();
-	w.cap = w.bins ? capture_open(&copts) : NULL;
-	if (!w.cap) {
-		log_error("cannot load the BPF programs: %s%s", strerror(errno),
-			  errno == EPERM ? " (run as root)" : "");
-		cleanup(&w);
+	if (!(w = watch_open(&cfg)))
 		return EXIT_FAILURE_;
-	}
-	log_info("oomprof watch: writing profiles to %s (BPF programs: %s)", w.dir,
-		 capture_variant(w.cap));
-	scan_proc(&w);
-	for (int64_t next_tick = mono_ms() + 1000; !stop_requested;) {
-		e = capture_poll(w.cap, 250);
-		if (e < 0 && e != -EINTR) {
-			log_error("polling the ring buffers: %s", strerror(-e));
+	while (!stop_requested)
+		if (watch_poll(w, 250, NULL, 0) < 0) {
 			rc = EXIT_FAILURE_;
 			break;
 		}
-		if (mono_ms() >= next_tick) {
-			tick(&w);
-			next_tick = mono_ms() + 1000;
-		}
-	}
-	capture_flush(w.cap, true, 0); /* deliver whatever is still on its way */
-	log_counters(&w);
-	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
-		 (unsigned long long)w.victims, (unsigned long long)w.profiles_written);
-	cleanup(&w);
+	watch_close(w);
 	return rc;
 }
