@@ -39,7 +39,7 @@ Q := @
 msg = @printf '  %-6s %s\n'
 endif
 
-PKGS := libbpf libelf libdw libprotobuf-c zlib
+PKGS := libbpf libelf libdw libprotobuf-c zlib libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -86,6 +86,7 @@ run: deps
 tests: all $(BUILD)/tests/unit $(TOOLS)
 	$(Q)$(MAKE) --no-print-directory SAN=1 fuzz-replay
 	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
+	$(Q)tests/tools/build-go-tools.sh $(BUILDROOT)/testdata
 
 check: test-deps
 	$(Q)$(MAKE) --no-print-directory tests
@@ -96,6 +97,7 @@ testdata:
 
 bench: all $(TOOLS)
 	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
+	$(Q)tests/tools/build-go-tools.sh $(BUILDROOT)/testdata
 	$(Q)BUILD=$(BUILD) TESTDATA=$(BUILDROOT)/testdata tests/bench/run.sh
 
 soak: all $(TOOLS)
@@ -178,11 +180,24 @@ build/fuzz-lf/fuzz-%: tests/fuzz/fuzz_%.c build/fuzz-lf/liboomprof.a
 	$(msg) FUZZ $@
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# The unit goes where systemd looks for local units; an existing configuration file is
+# never overwritten (the default one is installed beside it as oomprof.conf.default).
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+SYSCONFDIR ?= /etc
+
 install: all
 	install -D -m 0755 $(BUILD)/oomprof $(DESTDIR)$(PREFIX)/bin/oomprof
+	install -d -m 0755 $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSCONFDIR)/oomprof
+	sed -e 's#@BINDIR@#$(PREFIX)/bin#g' -e 's#@SYSCONFDIR@#$(SYSCONFDIR)#g' deploy/systemd/oomprof.service \
+		>$(DESTDIR)$(SYSTEMD_UNIT_DIR)/oomprof.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/oomprof.service
+	install -m 0644 deploy/systemd/oomprof.conf $(DESTDIR)$(SYSCONFDIR)/oomprof/oomprof.conf.default
+	[ -e $(DESTDIR)$(SYSCONFDIR)/oomprof/oomprof.conf ] || \
+		install -m 0644 deploy/systemd/oomprof.conf $(DESTDIR)$(SYSCONFDIR)/oomprof/oomprof.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/oomprof
+	rm -f $(DESTDIR)$(PREFIX)/bin/oomprof $(DESTDIR)$(SYSTEMD_UNIT_DIR)/oomprof.service \
+		$(DESTDIR)$(SYSCONFDIR)/oomprof/oomprof.conf.default
 
 format:
 	clang-format -i $(filter-out bpf/vmlinux.h build/%,$(wildcard */*.c */*.h */*/*.c */*/*.h))

@@ -2,9 +2,9 @@
  * Runtime globals in binaries without .symtab: find a runtime function that uses the
  * global through the pclntab, then match the RIP-relative instruction that touches
  * it (target = address of the next instruction + disp32). The patterns are tied to
- * what the Go compiler emits for those functions (checked on 1.19–1.23, see
- * GO_RUNTIME.md §4), and every target must land in writable data, so a pattern that
- * matches by accident in the middle of another instruction is rejected.
+ * what the Go compiler emits for those functions (checked on every release in
+ * gosym/releases.c, see GO_RUNTIME.md §4), and every target must land in writable data, so a
+ * pattern that matches by accident in the middle of another instruction is rejected.
  */
 #include <elf.h>
 #include <errno.h>
@@ -122,6 +122,20 @@ static bool init_pair(const struct gosym *g, const struct code *c, uint64_t *dis
 	return false;
 }
 
+/* disableMemoryProfiling and MemProfileRate, from where the binary's release sets them. */
+static bool rate_pair(const struct gosym *g, const struct code *c, uint64_t *dis, uint64_t *rate)
+{
+	bool verified;
+	const struct gs_release *r = gs_release(g, &verified);
+
+	if (!r)
+		return schedinit_pair(g, &c[F_SCHEDINIT], dis, rate) ||
+		       init_pair(g, &c[F_INIT], dis, rate);
+	if (r->rate_code == GS_RATE_IN_INIT)
+		return init_pair(g, &c[F_INIT], dis, rate);
+	return schedinit_pair(g, &c[F_SCHEDINIT], dis, rate);
+}
+
 static void set(struct gosym *g, enum gosym_global w, uint64_t addr)
 {
 	if (addr)
@@ -150,8 +164,7 @@ void gs_decode_globals(struct gosym *g)
 	set(g, GOSYM_ALLGLEN, nth_load64(g, &c[F_FOREACHG], 0));
 	set(g, GOSYM_ALLGPTR, nth_load64(g, &c[F_FOREACHG], 1));
 	set(g, GOSYM_MPROFCYCLE, first_load32_eax(g, &c[F_FLUSH]));
-	if (schedinit_pair(g, &c[F_SCHEDINIT], &dis, &rate) ||
-	    init_pair(g, &c[F_INIT], &dis, &rate)) {
+	if (rate_pair(g, c, &dis, &rate)) {
 		set(g, GOSYM_DISABLE_MEMPROF, dis);
 		set(g, GOSYM_MEMPROFILERATE, rate);
 	}

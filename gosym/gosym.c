@@ -40,7 +40,7 @@ static struct gosym *alloc_handle(const struct gosym_opts *opts)
 }
 
 /* Everything after the ELF layer; the order matters (each step uses the previous). */
-static int load(struct gosym *g, char *err, size_t errlen)
+static int load(struct gosym *g, bool info_only, char *err, size_t errlen)
 {
 	int ret = gs_elf_load(g, err, errlen);
 
@@ -48,11 +48,12 @@ static int load(struct gosym *g, char *err, size_t errlen)
 		return ret;
 	gs_elf_notes(g);
 	gs_buildinfo(g);
+	if (info_only)
+		return 0;
 	ret = gs_pcln_find(g, err, errlen);
 	if (ret)
 		return ret;
 	gs_pcln_index(g);
-	gs_moduledata(g);
 	gs_func_ids(g);
 	gs_symtab_globals(g);
 	gs_decode_globals(g);
@@ -65,11 +66,11 @@ static int load(struct gosym *g, char *err, size_t errlen)
 	return 0;
 }
 
-static struct gosym *open_common(struct gosym *g, const struct gosym_opts *opts)
+static struct gosym *open_common(struct gosym *g, const struct gosym_opts *opts, bool info_only)
 {
 	char *err = opts ? opts->errbuf : NULL;
 	size_t errlen = opts ? opts->errbuf_len : 0;
-	int ret = load(g, err, errlen);
+	int ret = load(g, info_only, err, errlen);
 
 	if (ret) {
 		gosym_close(g);
@@ -95,10 +96,10 @@ struct gosym *gosym_open_mem(const void *buf, size_t len, const struct gosym_opt
 	}
 	g->buf = buf;
 	g->len = len;
-	return open_common(g, opts);
+	return open_common(g, opts, false);
 }
 
-struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
+static struct gosym *open_path(const char *path, const struct gosym_opts *opts, bool info_only)
 {
 	char *err = opts ? opts->errbuf : NULL;
 	size_t errlen = opts ? opts->errbuf_len : 0;
@@ -139,7 +140,28 @@ struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
 	g->buf = map;
 	g->len = g->map_len = (size_t)st.st_size;
 	g->map = map;
-	return open_common(g, opts);
+	return open_common(g, opts, info_only);
+}
+
+struct gosym *gosym_open(const char *path, const struct gosym_opts *opts)
+{
+	return open_path(path, opts, false);
+}
+
+int gosym_build_version(const char *path, char *buf, size_t len)
+{
+	struct gosym_opts opts = {.no_dwarf = true};
+	struct gosym *g = open_path(path, &opts, true);
+	int ret = 0;
+
+	if (!g)
+		return -errno;
+	if (!g->info.go_version[0])
+		ret = -ENOENT;
+	else
+		snprintf(buf, len, "%s", g->info.go_version);
+	gosym_close(g);
+	return ret;
 }
 
 void gosym_close(struct gosym *g)
@@ -169,44 +191,17 @@ uint64_t gosym_load_bias(const struct gosym *g, uint64_t map_start)
 	return map_start - g->info.lowest_load_vaddr;
 }
 
-/* g struct offsets on amd64 by release (GO_RUNTIME.md §7, checked against DWARF). */
-static void g_layout(int minor, struct gosym_layout *l)
-{
-	l->g_stack_lo = 0;
-	l->g_stack_hi = 8;
-	l->g_sched_sp = 56;
-	l->g_sched_pc = 64;
-	if (minor <= 22) {
-		l->g_sched_bp = 104;
-		l->g_atomicstatus = 144;
-		l->g_goid = 152;
-		l->g_waitreason = 176;
-		l->g_gopc = minor <= 20 ? 296 : 280;
-	} else if (minor <= 24) {
-		l->g_sched_bp = 104;
-		l->g_atomicstatus = 152;
-		l->g_goid = 160;
-		l->g_waitreason = 184;
-		l->g_gopc = 288;
-	} else {
-		l->g_sched_bp = 96;
-		l->g_atomicstatus = 144;
-		l->g_goid = 152;
-		l->g_waitreason = 176;
-		l->g_gopc = 280;
-	}
-}
-
+/* The release's facts as the public layout (every number from gosym/releases.c). */
 int gosym_layout(const struct gosym *g, struct gosym_layout *l)
 {
-	int minor;
+	const struct gs_release *r;
+	bool verified;
 
 	if (!g || !l)
 		return -EINVAL;
-	minor = g->info.go_minor;
-	if (g->info.go_major != 1 || minor < 19 || minor > 25)
+	r = gs_release(g, &verified);
+	if (!r || !g->info.go_minor)
 		return -ENOTSUP;
-	memset(l, 0, sizeof(*l));
 	*l = (struct gosym_layout){
 	    .bucket_size = 48,
 	    .bucket_next = 0,
@@ -216,18 +211,31 @@ int gosym_layout(const struct gosym *g, struct gosym_layout *l)
 	    .bucket_size_field = 32,
 	    .bucket_nstk = 40,
 	    .bucket_typ_memory = 1,
-	    .memrecord_size = 128,
+	    .memrecord_size = 4 * 8 * r->cycle_words,
 	    .memrecord_active = 0,
-	    .memrecord_future = 32,
-	    .cycle_size = 32,
+	    .memrecord_future = 8 * r->cycle_words,
+	    .cycle_size = 8 * r->cycle_words,
 	    .cycle_allocs = 0,
 	    .cycle_frees = 8,
-	    .cycle_alloc_bytes = 16,
-	    .cycle_free_bytes = 24,
-	    .max_stack_depth = minor <= 22 ? 32 : 128,
-	    .max_stack_depth_limit = minor <= 22 ? 32 : 1024,
-	    .moduledata_gofunc = minor <= 19 ? 304 : 320,
+	    .cycle_has_bytes = r->cycle_words == 4,
+	    .cycle_alloc_bytes = r->cycle_words == 4 ? 16 : 0,
+	    .cycle_free_bytes = r->cycle_words == 4 ? 24 : 0,
+	    .max_stack_depth = r->stack_depth,
+	    .max_stack_depth_limit = r->stack_limit,
+	    .moduledata_text = r->md_text,
+	    .moduledata_gofunc = r->md_gofunc,
+	    .g_stack_lo = 0,
+	    .g_stack_hi = 8,
+	    .g_sched_sp = 56,
+	    .g_sched_pc = 64,
+	    .g_sched_bp = r->g_sched_bp,
+	    .g_atomicstatus = r->g_atomicstatus,
+	    .g_goid = r->g_goid,
+	    .g_waitreason = r->g_waitreason,
+	    .g_gopc = r->g_gopc,
+	    .release_minor = r->minor,
+	    .verified = verified,
+	    .pprof_hides_internal_runtime = r->pprof_hides_internal,
 	};
-	g_layout(minor, l);
 	return 0;
 }

@@ -51,6 +51,13 @@ struct gosym *gosym_open_mem(const void *buf, size_t len, const struct gosym_opt
 /* Opens a file by path (mapped read-only). Same errors as gosym_open_mem, plus open(2)'s. */
 struct gosym *gosym_open(const char *path, const struct gosym_opts *opts);
 
+/*
+ * The Go version in a file's build info ("go1.28.0"), read even when gosym_open cannot
+ * read the rest (a pclntab format it does not know): 0, -ENOENT when the file has no
+ * Go build info, or gosym_open's errors.
+ */
+int gosym_build_version(const char *path, char *buf, size_t len);
+
 /* Releases everything; accepts NULL. */
 void gosym_close(struct gosym *g);
 
@@ -75,7 +82,7 @@ struct gosym_info {
 	uint32_t pcln_magic;
 	uint64_t pclntab_addr;	       /* file vaddr of the pclntab header */
 	const char *pclntab_where;     /* section name, or "scan" when found by scanning */
-	uint64_t text_start, text_end; /* Go text covered by the pclntab */
+	uint64_t text_start, text_end; /* Go text: moduledata.text + the pclntab's offsets */
 	uint32_t nfunc;
 	uint64_t lowest_load_vaddr; /* p_vaddr of the lowest PT_LOAD (page aligned) */
 	uint64_t exec_load_vaddr, exec_load_offset, exec_load_size; /* executable PT_LOAD */
@@ -131,21 +138,53 @@ struct gosym_layout {
 	uint32_t bucket_next, bucket_allnext, bucket_typ, bucket_hash, bucket_size_field,
 	    bucket_nstk;
 	uint32_t bucket_typ_memory;		     /* 1 */
-	uint32_t memrecord_size;		     /* 128 */
+	uint32_t memrecord_size;		     /* 128 (64 from 1.27) */
 	uint32_t memrecord_active, memrecord_future; /* cycle 0 and future[0] */
-	uint32_t cycle_size;			     /* 32 */
-	uint32_t cycle_allocs, cycle_frees, cycle_alloc_bytes, cycle_free_bytes;
+	uint32_t cycle_size;			     /* 32 (16 from 1.27) */
+	uint32_t cycle_allocs, cycle_frees;
+	/* Up to 1.26 a cycle also holds its bytes; from 1.27 bytes = count * bucket size. */
+	bool cycle_has_bytes;
+	uint32_t cycle_alloc_bytes, cycle_free_bytes; /* when cycle_has_bytes */
 	uint32_t max_stack_depth;	/* default profiling depth: 32 (≤1.22), 128 (1.23+) */
 	uint32_t max_stack_depth_limit; /* deepest possible: 32 (≤1.22), 1024 (1.23+) */
 	/* moduledata */
-	uint32_t moduledata_gofunc;
+	uint32_t moduledata_text, moduledata_gofunc;
 	/* g (goroutine) on amd64 */
 	uint32_t g_stack_lo, g_stack_hi, g_sched_sp, g_sched_pc, g_sched_bp, g_atomicstatus, g_goid,
 	    g_waitreason, g_gopc;
+
+	/* The release these facts are for (Go 1.release_minor), and whether they were
+	 * confirmed for the binary's own release: false for a release newer than the
+	 * newest oomprof knows, which gets that newest release's layout. */
+	int release_minor;
+	bool verified;
+	/* runtime/pprof of this release hides leading internal/runtime/ frames (1.24+)
+	 * as well as runtime.* ones */
+	bool pprof_hides_internal_runtime;
 };
 
-/* Fills *out for this binary's Go version; -ENOTSUP when the version is unknown. */
+/*
+ * Fills *out for this binary's Go version: the known release's facts, or for a newer
+ * release the newest known one's with verified false. -ENOTSUP when the version is
+ * older than the oldest known release, or unknown.
+ */
 int gosym_layout(const struct gosym *g, struct gosym_layout *out);
+
+/* The releases oomprof knows: Go 1.first_minor to 1.last_minor. */
+void gosym_known_releases(int *first_minor, int *last_minor);
+
+/* Go 1.N of the i-th known release and the tests that confirm it; -1 past the end. */
+int gosym_release_minor(size_t i, const char **checked_by);
+
+/*
+ * For a binary built by a release newer than the newest oomprof knows, writes
+ * "Go 1.28.0 is newer than the releases this oomprof knows (1.19–1.27)" and returns
+ * true; false (buf untouched) otherwise.
+ */
+bool gosym_newer_release(const struct gosym *g, char *buf, size_t len);
+
+/* Whether a pclntab magic is one that some known release writes. */
+bool gosym_magic_known(uint32_t magic);
 
 enum gosym_frame_kind {
 	GOSYM_FRAME_GO,	     /* from the pclntab */

@@ -134,7 +134,6 @@ int32_t gs_pcvalue(const struct gosym *g, const uint8_t *f, uint32_t table_off, 
 int32_t gs_pcdata(const struct gosym *g, const uint8_t *f, uint32_t table, uint64_t pc);
 const char *gs_file(const struct gosym *g, const uint8_t *f, int32_t fileno);
 const uint8_t *gs_funcdata(const struct gosym *g, const uint8_t *f, uint32_t i, uint64_t n);
-void gs_moduledata(struct gosym *g);
 void gs_pcln_index(struct gosym *g);
 
 /* frames.c */
@@ -142,6 +141,28 @@ const char *gs_print_name(const struct gosym *g, int64_t nameoff, const char *ra
 void gs_names_free(struct gosym *g);
 void gs_func_ids(struct gosym *g);
 void gs_funcs_by_names(const struct gosym *g, const char *const *names, int64_t *idx, size_t k);
+
+/* releases.c: per-release facts (see the table there) */
+enum gs_rate_code {
+	GS_RATE_IN_INIT,      /* runtime.init sets MemProfileRate from disableMemoryProfiling */
+	GS_RATE_IN_SCHEDINIT, /* runtime.schedinit zeroes it when disableMemoryProfiling */
+};
+
+struct gs_release {
+	int minor;			   /* Go 1.minor */
+	uint32_t pcln_magic;		   /* pcHeader.magic it writes */
+	uint16_t md_text, md_gofunc;	   /* moduledata field offsets */
+	enum gs_rate_code rate_code;	   /* where MemProfileRate is decoded from */
+	uint8_t cycle_words;		   /* memRecordCycle: 4 (counts and bytes) or 2 (counts) */
+	uint16_t stack_depth, stack_limit; /* profiling stack depth: default, deepest */
+	uint16_t g_sched_bp, g_atomicstatus, g_goid, g_waitreason, g_gopc;
+	bool pprof_hides_internal; /* runtime/pprof hides leading internal/runtime/ frames */
+	const char *checked_by;	   /* the tests that confirm the row */
+};
+
+const struct gs_release *gs_release_at(size_t i);
+const struct gs_release *gs_release_for(int major, int minor, bool *verified);
+const struct gs_release *gs_release(const struct gosym *g, bool *verified);
 
 /* globals.c */
 void gs_decode_globals(struct gosym *g);

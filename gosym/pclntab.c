@@ -16,14 +16,12 @@
 #define MAGIC_GO120 0xfffffff1u
 #define HDR_SIZE    72
 
-/* Moduledata field offsets (runtime/symtab.go), amd64. */
+/* moduledata.funcnametab (runtime/symtab.go): the same in every release. */
 #define MD_FUNCNAMETAB 8
-#define MD_GOFUNC_118  304
-#define MD_GOFUNC_120  320
 
 static bool magic_known(uint32_t m)
 {
-	return m == MAGIC_GO118 || m == MAGIC_GO120 || m == MAGIC_GO116 || m == MAGIC_GO12;
+	return gosym_magic_known(m) || m == MAGIC_GO116 || m == MAGIC_GO12;
 }
 
 /* End of the table starting at off: the next table's start, or the end of the data. */
@@ -65,7 +63,7 @@ int gs_pcln_parse(struct gs_pcln *t, const uint8_t *p, uint64_t size, char *err,
 		return -EINVAL;
 	}
 	t->magic = rd32(p);
-	if (t->magic != MAGIC_GO118 && t->magic != MAGIC_GO120)
+	if (!gosym_magic_known(t->magic))
 		return reject_format(t->magic, err, errlen);
 	if (size < HDR_SIZE || p[4] || p[5] || (p[6] != 1 && p[6] != 2 && p[6] != 4) || p[7] != 8) {
 		gs_err(err, errlen, "gosym: bad pclntab header");
@@ -105,15 +103,89 @@ static void set_found(struct gosym *g, uint64_t addr, const char *where)
 {
 	struct gosym_info *in = &g->info;
 	const struct gs_pcln *t = &g->pcln;
-	const uint8_t *last = t->base + t->pcln_off + t->nfunc * 8;
 
 	in->pcln_magic = t->magic;
 	in->pcln_format = t->magic == MAGIC_GO118 ? GOSYM_PCLN_GO118 : GOSYM_PCLN_GO120;
 	in->pclntab_addr = addr;
 	in->pclntab_where = where;
 	in->nfunc = (uint32_t)t->nfunc;
-	in->text_start = t->text_start;
-	in->text_end = t->text_start + rd32(last);
+}
+
+/*
+ * The moduledata offsets to use: the binary's release, else (no build info, or older
+ * than the table) the newest release writing this pclntab format.
+ */
+static const struct gs_release *md_release(const struct gosym *g)
+{
+	const struct gs_release *r, *best = NULL;
+	bool verified;
+
+	r = gs_release(g, &verified);
+	if (r && r->pcln_magic == g->pcln.magic)
+		return r;
+	for (size_t i = 0; (r = gs_release_at(i)); i++)
+		if (r->pcln_magic == g->pcln.magic)
+			best = r;
+	return best;
+}
+
+/*
+ * Looks for runtime.firstmoduledata in one range of file bytes at vaddr base: its
+ * pcHeader and funcnametab point at this pclntab, and its text is executable. The
+ * text base of every function is moduledata.text, as the runtime itself takes it
+ * (pcHeader.textStart is not stored from Go 1.26 on).
+ */
+static bool scan_moduledata(struct gosym *g, const struct gs_release *r, const uint8_t *d,
+			    uint64_t n, uint64_t base)
+{
+	uint64_t want = g->info.pclntab_addr, names = want + g->pcln.funcname_off;
+	uint64_t need = (r->md_gofunc > r->md_text ? r->md_gofunc : r->md_text) + 8;
+
+	for (uint64_t off = 0; off + need <= n; off += 8) {
+		const uint8_t *md = d + off;
+		uint64_t text = rd64(md + r->md_text);
+		if (rd64(md) != want || rd64(md + MD_FUNCNAMETAB) != names ||
+		    !gs_is_exec_addr(g, text))
+			continue;
+		g->info.moduledata_addr = base + off;
+		g->info.gofunc = rd64(md + r->md_gofunc);
+		g->pcln.text_start = text;
+		return true;
+	}
+	return false;
+}
+
+/* Finds moduledata: .noptrdata first, then any writable segment. */
+static int find_moduledata(struct gosym *g)
+{
+	const struct gs_release *r = md_release(g);
+	const struct gs_section *s = gs_section(g, ".noptrdata");
+	const uint8_t *d = gs_section_data(g, s);
+
+	if (!r)
+		return -ENOENT;
+	if (d && scan_moduledata(g, r, d, s->size, s->addr))
+		return 0;
+	for (size_t i = 0; i < g->nphdrs; i++) {
+		const struct gs_segment *seg = &g->phdrs[i];
+		if ((seg->flags & 2 /* PF_W */) &&
+		    scan_moduledata(g, r, g->buf + seg->offset, seg->filesz, seg->vaddr))
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Accepts the pclntab in g->pcln at addr once its moduledata gives the text base. */
+static int accept_pcln(struct gosym *g, uint64_t addr, const char *where)
+{
+	const struct gs_pcln *t = &g->pcln;
+
+	set_found(g, addr, where);
+	if (find_moduledata(g))
+		return -ENOENT;
+	g->info.text_start = t->text_start;
+	g->info.text_end = t->text_start + rd32(t->base + t->pcln_off + t->nfunc * 8);
+	return 0;
 }
 
 /* Scans non-executable loaded bytes for a valid header (external links name no section). */
@@ -125,19 +197,35 @@ static int scan_for_pcln(struct gosym *g)
 			continue;
 		for (uint64_t off = 0; off + HDR_SIZE <= s->filesz; off += 8) {
 			const uint8_t *p = g->buf + s->offset + off;
-			struct gs_pcln t;
 			if ((rd32(p) & 0xfffffff0u) != 0xfffffff0u || p[4] || p[5] || p[7] != 8)
 				continue;
-			if (gs_pcln_parse(&t, p, s->filesz - off, NULL, 0))
+			if (gs_pcln_parse(&g->pcln, p, s->filesz - off, NULL, 0))
 				continue;
-			if (!gs_is_exec_addr(g, t.text_start))
-				continue;
-			g->pcln = t;
-			set_found(g, s->vaddr + off, "scan");
-			return 0;
+			if (accept_pcln(g, s->vaddr + off, "scan") == 0)
+				return 0;
 		}
 	}
+	memset(&g->pcln, 0, sizeof(g->pcln));
 	return -ENOENT;
+}
+
+/*
+ * A binary whose build info names a Go version is a Go program even when its pclntab
+ * is not one gosym reads (a release newer than it knows): say so, never "not Go".
+ */
+static int go_without_pcln(const struct gosym *g, int ret, char *err, size_t errlen)
+{
+	if (ret != -ENOEXEC || !g->info.go_version[0])
+		return ret;
+	if (g->pcln.magic)
+		gs_err(err, errlen,
+		       "gosym: %s binary, but its pclntab format (magic 0x%08x) is not one "
+		       "gosym reads",
+		       g->info.go_version, g->pcln.magic);
+	else
+		gs_err(err, errlen, "gosym: %s binary, but no pclntab gosym reads was found",
+		       g->info.go_version);
+	return -ENOTSUP;
 }
 
 int gs_pcln_find(struct gosym *g, char *err, size_t errlen)
@@ -152,9 +240,15 @@ int gs_pcln_find(struct gosym *g, char *err, size_t errlen)
 			continue;
 		ret = gs_pcln_parse(&g->pcln, d, s->size, err, errlen);
 		if (ret)
-			return ret;
-		set_found(g, s->addr, s->name);
-		return 0;
+			return go_without_pcln(g, ret, err, errlen);
+		if (accept_pcln(g, s->addr, s->name) == 0)
+			return 0;
+		gs_err(err, errlen,
+		       "gosym: no runtime.firstmoduledata for the pclntab in %s: cannot place "
+		       "the functions",
+		       s->name);
+		memset(&g->pcln, 0, sizeof(g->pcln));
+		return -EINVAL;
 	}
 	if (scan_for_pcln(g) == 0)
 		return 0;
@@ -169,7 +263,7 @@ int gs_pcln_find(struct gosym *g, char *err, size_t errlen)
 		}
 	}
 	gs_err(err, errlen, "gosym: no Go pclntab found: not a Go binary");
-	return -ENOEXEC;
+	return go_without_pcln(g, -ENOEXEC, err, errlen);
 }
 
 static uint32_t functab_entry(const struct gs_pcln *t, uint64_t i)
@@ -380,37 +474,4 @@ const uint8_t *gs_funcdata(const struct gosym *g, const uint8_t *f, uint32_t i, 
 	if (off == 0xffffffffu)
 		return NULL;
 	return gs_vaddr_ptr(g, g->info.gofunc + off, n, NULL);
-}
-
-/* Looks for runtime.firstmoduledata in one range of file bytes at vaddr base. */
-static bool scan_moduledata(struct gosym *g, const uint8_t *d, uint64_t n, uint64_t base)
-{
-	uint64_t want = g->info.pclntab_addr, names = want + g->pcln.funcname_off;
-	uint32_t gofunc_off = g->pcln.magic == MAGIC_GO118 ? MD_GOFUNC_118 : MD_GOFUNC_120;
-
-	for (uint64_t off = 0; off + gofunc_off + 8 <= n; off += 8) {
-		const uint8_t *md = d + off;
-		if (rd64(md) != want || rd64(md + MD_FUNCNAMETAB) != names)
-			continue;
-		g->info.moduledata_addr = base + off;
-		g->info.gofunc = rd64(md + gofunc_off);
-		return true;
-	}
-	return false;
-}
-
-/* Finds moduledata (for gofunc): .noptrdata first, then any writable segment. */
-void gs_moduledata(struct gosym *g)
-{
-	const struct gs_section *s = gs_section(g, ".noptrdata");
-	const uint8_t *d = gs_section_data(g, s);
-
-	if (d && scan_moduledata(g, d, s->size, s->addr))
-		return;
-	for (size_t i = 0; i < g->nphdrs; i++) {
-		const struct gs_segment *seg = &g->phdrs[i];
-		if ((seg->flags & 2 /* PF_W */) &&
-		    scan_moduledata(g, g->buf + seg->offset, seg->filesz, seg->vaddr))
-			return;
-	}
 }

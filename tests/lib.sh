@@ -56,6 +56,20 @@ testdata_bin() {
 
 BUILD_MODES="default stripped pie pie-stripped"
 
+# kill_modes V: the build modes the real-OOM-kill checks cover for toolchain V, to keep
+# the tier within its time: all four for the oldest and the newest toolchain, the
+# stripped PIE build (the hardest: no symbols, a load bias) for those in between, which
+# share their formats with one of them (gosym/releases.c) and get every mode in the
+# cheaper checks. E2E_ALL_MODES=1 covers all four everywhere.
+kill_modes() {
+	if [ -n "${E2E_ALL_MODES:-}" ] || [ "$1" = "$(go_versions | head -n 1)" ] ||
+		[ "$1" = "$(go_versions | tail -n 1)" ]; then
+		echo "$BUILD_MODES"
+	else
+		echo pie-stripped
+	fi
+}
+
 # Go test programs that serve commands on stdin (testdata/*/main.go), driven through a
 # fifo. prog_start NAME CMD... starts one and waits for its "ready" line; its pid is in
 # PROG_PID[NAME] and its output in "$E2E_TMP/NAME.out".
@@ -141,7 +155,7 @@ WATCH_PID=
 # watch_start [ARGS...]: runs the daemon and waits until its start-up scan is done.
 watch_start() {
 	rm -rf "$OUT"
-	"$OOMPROF" watch -d "$OUT" "$@" >"$LOG" 2>&1 &
+	"$OOMPROF" watch --no-config -d "$OUT" "$@" >"$LOG" 2>&1 &
 	WATCH_PID=$!
 	wait_for "$LOG" 'watching [0-9]+ Go processes' 120
 }

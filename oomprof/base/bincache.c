@@ -49,6 +49,7 @@ static struct bincache_entry *parse(pid_t pid, const struct stat *st)
 	struct bincache_entry *e = calloc(1, sizeof(*e));
 	struct gosym_opts opts;
 	char path[64];
+	int err;
 
 	if (!e)
 		return NULL;
@@ -59,9 +60,12 @@ static struct bincache_entry *parse(pid_t pid, const struct stat *st)
 	opts = (struct gosym_opts){.errbuf = e->why, .errbuf_len = sizeof(e->why)};
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 	e->sym = gosym_open(path, &opts);
+	err = errno;
 	e->is_go = e->sym != NULL;
+	if (!e->is_go && err == ENOTSUP) /* a format gosym does not read: Go or not? */
+		gosym_build_version(path, e->go_version, sizeof(e->go_version));
 	if (!e->is_go && !e->why[0])
-		snprintf(e->why, sizeof(e->why), "%s", strerror(errno));
+		snprintf(e->why, sizeof(e->why), "%s", strerror(err));
 	return e;
 }
 

@@ -22,6 +22,7 @@ struct bincache_entry {
 	struct gosym *sym;
 	unsigned refs;	   /* processes using it */
 	char why[256];	   /* why it is not usable, when is_go is false */
+	char go_version[64]; /* is_go false: a Go program gosym cannot read ("" if not Go) */
 };
 
 struct bincache *bincache_new(void);

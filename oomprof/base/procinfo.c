@@ -224,6 +224,27 @@ void container_id_from_cgroup(const char *cgroup, char *buf, size_t len)
 	}
 }
 
+void pod_uid_from_cgroup(const char *cgroup, char *buf, size_t len)
+{
+	const char *p = cgroup;
+
+	buf[0] = 0;
+	while ((p = strstr(p, "pod"))) {
+		size_t n = 0;
+		p += 3;
+		/* cgroupfs driver: pod1b2c...-..., systemd driver: pod1b2c..._... */
+		while (isxdigit((unsigned char)p[n]) || p[n] == '-' || p[n] == '_')
+			n++;
+		if (n == 36 && (p[n] == '/' || p[n] == '.' || !p[n])) {
+			size_t i;
+			for (i = 0; i < n && i + 1 < len; i++)
+				buf[i] = p[i] == '_' ? '-' : p[i];
+			buf[i] = 0;
+			return;
+		}
+	}
+}
+
 static int read_u64_file(const char *path, uint64_t *value)
 {
 	char buf[64];

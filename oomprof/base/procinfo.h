@@ -49,6 +49,10 @@ int proc_rss_anon_kb(pid_t pid, uint64_t *kb);
 /* A container id found in the cgroup path (64 hex digits), or "" when none. */
 void container_id_from_cgroup(const char *cgroup, char *buf, size_t len);
 
+/* A Kubernetes pod UID found in the cgroup path (kubepods/.../pod<UID> or
+ * kubepods-...-pod<UID with _>.slice), or "" when none. */
+void pod_uid_from_cgroup(const char *cgroup, char *buf, size_t len);
+
 /* The memory limit of a memory cgroup given by its path (as proc_memcg_path returns
  * it): memory.max (v2) or memory.limit_in_bytes (v1). UINT64_MAX when unlimited.
  * 0 or -errno. */

@@ -40,17 +40,29 @@ static void decide(const struct gosym *g, struct verdict *v)
 	struct gosym_layout l;
 	uint64_t a;
 
+	char newer[160] = "";
+	int first, last;
+
 	v->ok = false;
+	gosym_known_releases(&first, &last);
 	if (gosym_layout(g, &l)) {
 		snprintf(v->text, sizeof(v->text),
 			 "no: Go version '%s' is not one oomprof knows the runtime layout of "
-			 "(Go 1.19-1.25); rebuild with a supported toolchain",
-			 in->go_version[0] ? in->go_version : "unknown");
+			 "(Go 1.%d–1.%d); rebuild with a supported toolchain",
+			 in->go_version[0] ? in->go_version : "unknown", first, last);
 	} else if (gosym_global(g, GOSYM_MBUCKETS, &a, NULL) ||
 		   gosym_global(g, GOSYM_MEMPROFILERATE, &a, NULL)) {
-		snprintf(v->text, sizeof(v->text),
-			 "no: runtime.mbuckets or runtime.MemProfileRate could not be located "
-			 "in this binary; build without -s to keep the symbol table");
+		if (gosym_newer_release(g, newer, sizeof(newer)))
+			snprintf(v->text, sizeof(v->text),
+				 "no: %s, and runtime.mbuckets or runtime.MemProfileRate could not "
+				 "be located in this binary (its runtime code may differ); build "
+				 "without -s to keep the symbol table, or with Go 1.%d",
+				 newer, last);
+		else
+			snprintf(
+			    v->text, sizeof(v->text),
+			    "no: runtime.mbuckets or runtime.MemProfileRate could not be "
+			    "located in this binary; build without -s to keep the symbol table");
 	} else if (in->profiling_disabled == 1) {
 		snprintf(v->text, sizeof(v->text),
 			 "no: the linker disabled memory profiling (nothing in the program "
@@ -58,6 +70,16 @@ static void decide(const struct gosym *g, struct verdict *v)
 			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "
 			 "import is not enough), or run the daemon with --enable-memprofile (only "
 			 "allocations after it starts are sampled)");
+	} else if (gosym_newer_release(g, newer, sizeof(newer))) {
+		/* Everything read from the file was recognised; the bucket shapes are
+		 * checked against the process's own buckets when it is profiled. */
+		v->ok = true;
+		snprintf(v->text, sizeof(v->text),
+			 "yes, runtime layout not verified for %s: %s; its pclntab and runtime "
+			 "globals were recognised, and each profile checks the Go 1.%d bucket "
+			 "layout against the process's own buckets%s",
+			 in->go_version, newer, l.release_minor,
+			 in->profiling_disabled < 0 ? " (memory profiling state unknown)" : "");
 	} else {
 		v->ok = true;
 		snprintf(v->text, sizeof(v->text), "yes: oomprof can profile this program at OOM%s",

@@ -5,6 +5,10 @@
  *
  *   oomprof watch [-d DIR] [--enable-memprofile[=RATE]] [-v] [--log-format text|json]
  *                 [--before-oom PERCENT] [--psi THRESHOLD]
+ *                 [--metrics-addr ADDR] [--upload URL]... [--max-profiles N] ...
+ *
+ * Every option is also a key of the configuration file (base/options.h); what happens
+ * around each profile file (metrics, disk bounds, uploads) is sink/service.h.
  *
  * The loop itself (watch_open/watch_poll/watch_close, oomprof/cmd/watch.h) also serves
  * `oomprof run`, restricted to the run's memory cgroup.
@@ -12,7 +16,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <malloc.h>
 #include <poll.h>
 #include <sched.h>
@@ -29,12 +32,18 @@
 #include "oomprof/cmd/watch.h"
 #include "oomprof/profile/heapprof.h"
 #include "oomprof/base/log.h"
+#include "oomprof/base/options.h"
 #include "oomprof/sink/dir.h"
+#include "oomprof/sink/service.h"
 #include "oomprof/profile/target.h"
 #include "oomprof/profile/truth.h"
 #include "oomprof/source/rate.h"
 
-#define DEFAULT_DIR	    "/var/lib/oomprof"
+#define DEFAULT_DIR    "/var/lib/oomprof"
+#define DEFAULT_CONFIG "/etc/oomprof/oomprof.conf"
+#ifndef OOMPROF_VERSION
+#define OOMPROF_VERSION "0.1.0-dev"
+#endif
 #define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
 #define EXITED_KEEP_MS 30000
@@ -46,7 +55,7 @@ struct watched {
 	uint64_t start_ticks;
 	struct bincache_entry *bin;
 	struct go_target target;
-	char memcg[512], container[80];
+	char memcg[512], container[80], pod[40];
 	/* MemProfileRate over its life; --enable-memprofile */
 	struct rate_track rate;
 	int64_t exited_ms; /* 0 while alive */
@@ -56,8 +65,18 @@ struct watched {
 	uint64_t memcg_limit;
 };
 
+/* A Go process oomprof cannot profile: its OOM kill is reported as that, never "not Go". */
+#define UNWATCHED_MAX 64
+struct unwatched {
+	pid_t tgid; /* 0: free */
+	char version[32];
+	char why[320];
+};
+
 struct watch {
 	const char *dir;
+	struct unwatched unwatched[UNWATCHED_MAX]; /* the latest ones, oldest overwritten */
+	unsigned unwatched_next;
 	int64_t enable_rate; /* 0: leave profiling-disabled processes alone */
 	struct capture *cap;
 	struct bincache *bins;
@@ -68,6 +87,7 @@ struct watch {
 	struct prekill *prekill;	  /* NULL: no snapshots before a kill */
 	uint64_t go_victims, go_profiles; /* for watch_pending */
 	int64_t next_tick;
+	char host[256];
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -139,6 +159,29 @@ static void register_proc(struct watch *w, struct watched *p)
 			  gosym_info(p->bin->sym)->go_version);
 }
 
+static void note_unwatched(struct watch *w, pid_t pid, const struct gosym *sym, const char *version,
+			   const char *why)
+{
+	struct unwatched *u = &w->unwatched[w->unwatched_next++ % UNWATCHED_MAX];
+	char newer[160] = "";
+
+	u->tgid = pid;
+	snprintf(u->version, sizeof(u->version), "%s", version);
+	if (sym && gosym_newer_release(sym, newer, sizeof(newer)))
+		snprintf(u->why, sizeof(u->why), "%s; %s", newer, why);
+	else
+		snprintf(u->why, sizeof(u->why), "%s", why);
+	log_debug("pid %d (%s): a Go program oomprof cannot profile: %s", pid, u->version, u->why);
+}
+
+static const struct unwatched *find_unwatched(const struct watch *w, pid_t tgid)
+{
+	for (size_t i = 0; i < UNWATCHED_MAX; i++)
+		if (w->unwatched[i].tgid == tgid)
+			return &w->unwatched[i];
+	return NULL;
+}
+
 /* Whether pid is in the memory cgroup the loop is restricted to (or below it). */
 static bool in_scope(const struct watch *w, pid_t pid)
 {
@@ -170,13 +213,15 @@ static void consider(struct watch *w, pid_t pid)
 	if (!bin)
 		return;
 	if (!bin->is_go) {
+		if (bin->go_version[0])
+			note_unwatched(w, pid, NULL, bin->go_version, bin->why);
 		bincache_put(w->bins, bin);
 		return;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p || target_open_with(pid, bin->sym, &p->target, err, sizeof(err))) {
 		if (p)
-			log_debug("pid %d: not watched: %s", pid, err);
+			note_unwatched(w, pid, bin->sym, gosym_info(bin->sym)->go_version, err);
 		bincache_put(w->bins, bin);
 		free(p);
 		return;
@@ -184,8 +229,10 @@ static void consider(struct watch *w, pid_t pid)
 	p->tgid = pid;
 	p->bin = bin;
 	proc_start_time(pid, &p->start_ticks);
-	if (proc_memcg_path(pid, p->memcg, sizeof(p->memcg)) == 0)
+	if (proc_memcg_path(pid, p->memcg, sizeof(p->memcg)) == 0) {
 		container_id_from_cgroup(p->memcg, p->container, sizeof(p->container));
+		pod_uid_from_cgroup(p->memcg, p->pod, sizeof(p->pod));
+	}
 	if (add_proc(w, p)) {
 		target_close(&p->target);
 		bincache_put(w->bins, bin);
@@ -225,7 +272,10 @@ static void on_exec(pid_t pid, pid_t old_pid, const char *comm, const char *file
 static void on_exit_event(pid_t tgid, uint64_t start_ticks, void *ctx)
 {
 	struct watch *w = ctx;
+	struct unwatched *u = (struct unwatched *)find_unwatched(w, tgid);
 
+	if (u)
+		u->tgid = 0;
 	for (size_t i = 0; i < w->nprocs; i++) {
 		struct watched *p = w->procs[i];
 		if (p->tgid != tgid || p->exited_ms ||
@@ -273,6 +323,8 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	struct watch *w = ctx;
 	pid_t tgid = v->tgid_known ? v->tgid : tgid_of(v->pid);
 	struct watched *p = find_proc(w, tgid);
+	const struct unwatched *u = p ? NULL : find_unwatched(w, tgid);
+	char newer[160] = "";
 
 	if (same_death(p, v)) {
 		log_debug("OOM kill: pid %d: thread %d marked too; same death, same profile", tgid,
@@ -282,12 +334,21 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	w->victims++;
 	if (!p && w->cfg.only_memcg)
 		return; /* not ours to tell about */
+	service_count_kill(w->cfg.svc, p || u);
+	if (u) {
+		log_info("OOM kill: pid %d (%.16s, %s), anon-rss %llu kB: a Go program oomprof "
+			 "cannot profile: %s; no profile",
+			 tgid, v->comm, u->version, (unsigned long long)v->anon_rss_kb, u->why);
+		return;
+	}
 	if (!p) {
 		log_info("OOM kill: pid %d (%.16s), anon-rss %llu kB: not a Go program oomprof "
 			 "watches; no profile",
 			 tgid, v->comm, (unsigned long long)v->anon_rss_kb);
 		return;
 	}
+	if (gosym_newer_release(p->bin->sym, newer + 2, sizeof(newer) - 2))
+		memcpy(newer, "; ", 2);
 	if (!p->victim)
 		w->go_victims++;
 	p->victim = true;
@@ -296,9 +357,9 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	if (memcg_limit_bytes(p->memcg, &p->memcg_limit) < 0)
 		p->memcg_limit = 0;
 	log_info("OOM kill: pid %d (%s, %s), anon-rss %llu kB, memory cgroup %s: capturing "
-		 "its heap profile",
+		 "its heap profile%s",
 		 tgid, p->target.comm, gosym_info(p->bin->sym)->go_version,
-		 (unsigned long long)v->anon_rss_kb, p->memcg);
+		 (unsigned long long)v->anon_rss_kb, p->memcg, newer);
 }
 
 /* "main.f 50.1%, main.g 30.0%, main.h 19.9%" from the profile just written. */
@@ -361,6 +422,18 @@ static struct raw_profile assess_kill(const struct watched *p, const struct raw_
 	return truth_apply(raw, t);
 }
 
+/* ", runtime layout not verified for go1.28.0" for a newer release, else "". */
+static const char *unverified_note(const struct gosym *sym, char *buf, size_t len)
+{
+	struct gosym_layout l;
+
+	buf[0] = 0;
+	if (gosym_layout(sym, &l) == 0 && !l.verified)
+		snprintf(buf, len, ", runtime layout not verified for %s",
+			 gosym_info(sym)->go_version);
+	return buf;
+}
+
 static void report_profile(struct watch *w, const struct watched *p, const char *path,
 			   const char *trigger, uint64_t anon_rss_kb)
 {
@@ -370,10 +443,35 @@ static void report_profile(struct watch *w, const struct watched *p, const char 
 		w->cfg.on_profile(&wp, w->cfg.ctx);
 }
 
+/* The file is on disk: metrics, disk bounds, uploads. status < 0: a snapshot. */
+static void profile_done(struct watch *w, const struct watched *p, const char *path,
+			 const char *trigger, int status, int64_t time_ns)
+{
+	const char *module = gosym_info(p->bin->sym)->main_module;
+	struct upload_profile up = {
+	    .path = path,
+	    .service = *module ? module : p->target.comm,
+	    .host = w->host,
+	    .pod = p->pod,
+	    .container = p->container,
+	    .trigger = trigger,
+	    .status = status < 0 ? "snapshot" : raw_status_name((enum raw_status)status),
+	    .time_s = time_ns / 1000000000,
+	};
+	struct timespec ts;
+	double latency = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (status >= 0 && p->kill.ktime_ns)
+		latency =
+		    ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - (double)p->kill.ktime_ns) / 1e9;
+	service_written(w->cfg.svc, &up, status, latency);
+}
+
 static void write_kill_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			       const struct capture_meta *m)
 {
-	char comments[4][160], path[4096], top[512], err[512];
+	char comments[4][160], path[4096], top[512], err[512], note[128];
 	struct heap_binary bin = {
 	    .sym = p->bin->sym, .bias = p->target.bias, .maps = &p->target.maps};
 	struct heap_meta meta = {
@@ -390,12 +488,16 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	struct truth t;
 	int e;
 
+	snprintf(err, sizeof(err), "pid %d (%s)", p->tgid, p->target.comm);
+	if (!service_may_write(w->cfg.svc, err))
+		return;
 	kill_comments(p, m, comments);
 	for (int i = 0; i < 4; i++)
 		meta.extra[i] = comments[i];
 	honest = assess_kill(p, raw, &t, meta.extra + 4, 3);
 	if ((e = heapprof_build(&honest, &bin, &meta, &pb, err, sizeof(err)))) {
 		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
+		service_count_lost(w->cfg.svc, LOST_BUILD_ERROR);
 		return;
 	}
 	sink_profile_path(path, sizeof(path), w->dir, p->target.comm, p->tgid, meta.time_ns);
@@ -404,17 +506,20 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	if (e) {
 		log_error("pid %d (%s): writing %s: %s", p->tgid, p->target.comm, path,
 			  strerror(-e));
+		service_count_lost(w->cfg.svc, LOST_WRITE_ERROR);
 		return;
 	}
 	w->profiles_written++;
 	top_three(path, top, sizeof(top));
-	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s%s%s; %s); %s: %s", path,
+	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s%s%s%s; %s); %s: %s", path,
 		 p->tgid, p->target.comm, raw->nbuckets, raw_status_name(honest.status),
-		 t.partial ? ": " : "", t.partial ? t.status_detail : "", t.coverage,
+		 t.partial ? ": " : "", t.partial ? t.status_detail : "",
+		 unverified_note(p->bin->sym, note, sizeof(note)), t.coverage,
 		 t.partial ? "top of the allocations sampled before that, not the program's memory"
 			   : "top inuse_space",
 		 top);
 	report_profile(w, p, path, "oom-kill", p->kill.anon_rss_kb);
+	profile_done(w, p, path, "oom-kill", (int)raw->status, meta.time_ns);
 }
 
 static void on_profile(const struct raw_profile *raw, const struct capture_meta *m, void *ctx)
@@ -435,15 +540,18 @@ static void handle_profile(struct watch *w, struct watched *p, const struct raw_
 {
 	if (!p) {
 		log_warn("profile of pid %d arrived, but its process is unknown; dropped", m->tgid);
+		service_count_lost(w->cfg.svc, LOST_UNKNOWN_PROCESS);
 		return;
 	}
-	if (!raw->nbuckets && !raw->mem_profile_rate &&
-	    gosym_info(p->bin->sym)->profiling_disabled == 1) {
+	/* Such a process may still hold one bucket per P (Go 1.25+): the allocation that
+	 * reached the sample point drawn before the runtime zeroed MemProfileRate. */
+	if (!raw->mem_profile_rate && gosym_info(p->bin->sym)->profiling_disabled == 1) {
 		log_warn("pid %d (%s): memory profiling is disabled in its binary (nothing in it "
 			 "reaches runtime/pprof), so it had no heap samples; no profile. Fix: use "
 			 "runtime/pprof or net/http/pprof in code the program can reach (a blank "
 			 "import is not enough), or run oomprof watch --enable-memprofile",
 			 p->tgid, p->target.comm);
+		service_count_lost(w->cfg.svc, LOST_PROFILING_DISABLED);
 		return;
 	}
 	write_kill_profile(w, p, raw, m);
@@ -472,6 +580,7 @@ static bool snapshot_proc(struct watch *w, struct watched *p, const struct snap_
 	log_info("pre-kill snapshot written: %s (pid %d %s, %s); top inuse_space: %s", path,
 		 p->tgid, p->target.comm, why->detail, top);
 	report_profile(w, p, path, why->trigger, rss_kb);
+	profile_done(w, p, path, why->trigger, -1, now_ns());
 	return true;
 }
 
@@ -551,145 +660,145 @@ static void protect_self(void)
 			 strerror(errno));
 }
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: oomprof watch [-d DIR] [--enable-memprofile[=RATE]] [-v]\n"
-		"                     [--log-format text|json] [--ring-buffer-size BYTES]\n"
-		"\n"
-		"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
-		"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
-		"Runs until SIGINT or SIGTERM. Needs root (BPF).\n"
-		"\n"
-		"  -d, --dir DIR               where profiles go (default: " DEFAULT_DIR ")\n"
-		"      --enable-memprofile[=RATE]\n"
-		"                              set runtime.MemProfileRate (default 524288) in\n"
-		"                              processes whose binary disabled memory profiling;\n"
-		"                              this writes into their memory, hence opt-in\n"
-		"      --ring-buffer-size N    bytes of kernel ring buffer for bucket data\n"
-		"                              (default 8 MiB)\n"
-		"      --before-oom PERCENT    snapshot a Go process when its memory cgroup's\n"
-		"                              usage crosses PERCENT of its limit\n"
-		"      --psi THRESHOLD         snapshot the Go processes of a cgroup whose memory\n"
-		"                              pressure (memory.pressure full avg10, percent)\n"
-		"                              stays above THRESHOLD for --psi-duration seconds\n"
-		"                              (default %d)\n"
-		"      --cooldown SECONDS      at most one such snapshot per process this often\n"
-		"                              (default %d)\n"
-		"  -v, --verbose               log every process watched\n"
-		"      --log-format FORMAT     text (default) or json\n"
-		"\n"
-		"Snapshots before a kill are named <comm>-<pid>-<time>.prekill-<why>.pb.gz and\n"
-		"say in their comments what fired (usage, limit, pressure).\n",
-		DEFAULT_PSI_DURATION, DEFAULT_COOLDOWN_MS / 1000);
-}
-
 struct watch_opts {
 	const char *dir;
 	int64_t enable_rate;
-	uint32_t ringbuf;
-	enum log_level level;
-	enum log_format format;
-	struct prekill_opts prekill;
+	int64_t ringbuf;
+	bool verbose;
+	int log_format; /* index into log_formats */
+	const char *metrics_addr;
+	struct opt_list upload;
+	int upload_format; /* index into upload_formats */
+	const char *upload_tenant, *upload_queue;
+	int64_t upload_queue_max, max_profiles, max_bytes, min_free;
+	int64_t before_oom;			/* percent; 0: off */
+	double psi, psi_duration_s, cooldown_s; /* psi < 0: off */
 };
 
-/* --before-oom, --psi, --psi-duration, --cooldown. 0, or -EINVAL (message printed). */
-static int parse_prekill_arg(int opt, const char *arg, struct prekill_opts *o)
-{
-	char *end;
-	double v = strtod(arg, &end);
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const upload_formats[] = {"auto", "pyroscope", "parca", NULL};
 
-	if (end == arg || *end || v < 0 || (opt == 'B' && (v < 1 || v > 100 || v != (int)v)) ||
-	    (opt == 'P' && v > 100) || v > 1e6) {
-		fprintf(stderr, "oomprof watch: bad value '%s' for --%s\n", arg,
-			opt == 'B'   ? "before-oom"
-			: opt == 'P' ? "psi"
-			: opt == 'D' ? "psi-duration"
-				     : "cooldown");
-		return -EINVAL;
-	}
-	if (opt == 'B')
-		o->before_oom_pct = (unsigned)v;
-	else if (opt == 'P')
-		o->psi_threshold = v;
-	else if (opt == 'D')
-		o->psi_duration_ms = (int64_t)(v * 1000);
-	else
-		o->cooldown_ms = (int64_t)(v * 1000);
-	return 0;
+#define O(field)    offsetof(struct watch_opts, field)
+#define HELP_INDENT "                               " /* under the help column */
+static const struct opt_def watch_defs[] = {
+    {"dir", 'd', OPT_STRING, O(dir), "DIR", "where profiles go (default " DEFAULT_DIR ")"},
+    {"enable-memprofile", 0, OPT_INT_IMPLIED, O(enable_rate), "RATE",
+     "set MemProfileRate (default 524288) in processes\n" HELP_INDENT
+     "whose binary disabled memory profiling\n" HELP_INDENT "(writes into them, hence opt-in)",
+     .min = 1, .implied = DEFAULT_ENABLE_RATE},
+    {"ring-buffer-size", 0, OPT_SIZE, O(ringbuf), "SIZE",
+     "kernel ring buffer for bucket data (default 8M)", .min = 4096, .max = 1 << 30},
+    {"verbose", 'v', OPT_BOOL, O(verbose), NULL, "log every process watched"},
+    {"log-format", 0, OPT_CHOICE, O(log_format), "FORMAT", "text (default) or json",
+     .choices = log_formats},
+    {"metrics-addr", 0, OPT_STRING, O(metrics_addr), "ADDR",
+     "serve Prometheus metrics on http://ADDR/metrics\n" HELP_INDENT "(HOST:PORT; off by default)"},
+    {"upload", 0, OPT_LIST, O(upload), "URL",
+     "send each profile to a store too (repeatable):\n" HELP_INDENT
+     "pyroscope+http(s)://HOST:PORT or\n" HELP_INDENT "parca+http(s)://HOST:PORT"},
+    {"upload-format", 0, OPT_CHOICE, O(upload_format), "FORMAT",
+     "pyroscope or parca, for URLs without a prefix", .choices = upload_formats},
+    {"upload-tenant", 0, OPT_STRING, O(upload_tenant), "ID",
+     "Pyroscope's X-Scope-OrgID (multi-tenant)"},
+    {"upload-queue", 0, OPT_STRING, O(upload_queue), "DIR",
+     "jobs still to upload (default DIR/.upload-queue)"},
+    {"upload-queue-max", 0, OPT_INT, O(upload_queue_max), "N",
+     "uploads kept waiting at most (default 256)", .min = 1, .max = 100000},
+    {"max-profiles", 0, OPT_INT, O(max_profiles), "N",
+     "keep the newest N profiles (default 1000;\n" HELP_INDENT "0: no limit)"},
+    {"max-bytes", 0, OPT_SIZE, O(max_bytes), "SIZE",
+     "keep at most SIZE of profiles (default 1G;\n" HELP_INDENT "0: no limit)"},
+    {"min-free", 0, OPT_SIZE, O(min_free), "SIZE", "write nothing with less free (default 100M)"},
+    {"before-oom", 0, OPT_INT, O(before_oom), "PERCENT",
+     "snapshot a Go process when its memory cgroup's\n" HELP_INDENT
+     "usage crosses PERCENT of its limit",
+     .min = 1, .max = 100},
+    {"psi", 0, OPT_DOUBLE, O(psi), "THRESHOLD",
+     "snapshot the Go processes of a cgroup whose\n" HELP_INDENT
+     "memory pressure (full avg10, percent) stays\n" HELP_INDENT
+     "above THRESHOLD for --psi-duration seconds",
+     .min = 0, .max = 100},
+    {"psi-duration", 0, OPT_DOUBLE, O(psi_duration_s), "SECONDS",
+     "how long pressure must last (default 10)", .min = 0, .max = 1000000},
+    {"cooldown", 0, OPT_DOUBLE, O(cooldown_s), "SECONDS",
+     "at most one such snapshot per process this often\n" HELP_INDENT "(default 300)", .min = 0,
+     .max = 1000000},
+    {0}};
+#undef O
+
+static const struct opt_command watch_cmd = {
+    .name = "oomprof watch",
+    .synopsis = "usage: oomprof watch [OPTIONS]\n"
+		"\n"
+		"Watches every Go process on the host; when the OOM killer chooses one, writes\n"
+		"its heap profile (up to the moment of death) as DIR/<comm>-<pid>-<time>.pb.gz.\n"
+		"Runs until SIGINT or SIGTERM. Needs root (BPF). Every option is also a key of\n"
+		"the configuration file (key = value, one a line). Snapshots before a kill are\n"
+		"named <comm>-<pid>-<time>.prekill-<why>.pb.gz and say in their comments what\n"
+		"fired (usage, limit, pressure).\n"
+		"\n",
+    .defs = watch_defs,
+    .default_config = DEFAULT_CONFIG,
+};
+
+static int parse_args(int argc, char **argv, struct watch_opts *o, struct opt_store *st)
+{
+	int rc = opts_parse(&watch_cmd, o, st, argc, argv);
+
+	if (!rc && o->upload_format == 0)
+		for (size_t i = 0; i < o->upload.n; i++)
+			if (strncmp(o->upload.v[i], "pyroscope+", 10) &&
+			    strncmp(o->upload.v[i], "parca+", 6)) {
+				fprintf(stderr,
+					"oomprof watch: --upload %s: which store? Write "
+					"pyroscope+%s or parca+%s, or give --upload-format\n",
+					o->upload.v[i], o->upload.v[i], o->upload.v[i]);
+				return EXIT_USAGE;
+			}
+	return rc;
 }
 
-static int parse_args(int argc, char **argv, struct watch_opts *o)
+/* For /metrics: the gauges only the daemon knows. */
+static bool fill_metrics(struct metrics *m, struct capture_stats *st, void *ctx)
 {
-	static const struct option longopts[] = {
-	    {"dir", required_argument, NULL, 'd'},
-	    {"enable-memprofile", optional_argument, NULL, 'e'},
-	    {"ring-buffer-size", required_argument, NULL, 'r'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"log-format", required_argument, NULL, 'f'},
-	    {"before-oom", required_argument, NULL, 'B'},
-	    {"psi", required_argument, NULL, 'P'},
-	    {"psi-duration", required_argument, NULL, 'D'},
-	    {"cooldown", required_argument, NULL, 'C'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0}};
-	char *end;
-	int c;
+	struct watch *w = ctx;
+	size_t alive = 0;
 
-	while ((c = getopt_long(argc, argv, "d:vh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			o->dir = optarg;
-			break;
-		case 'e':
-			o->enable_rate = optarg ? strtoll(optarg, &end, 10) : DEFAULT_ENABLE_RATE;
-			if (optarg && (*end || o->enable_rate <= 0)) {
-				fprintf(stderr,
-					"oomprof watch: --enable-memprofile takes a "
-					"positive rate in bytes, not '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'r':
-			o->ringbuf = (uint32_t)strtoul(optarg, &end, 10);
-			if (*end || o->ringbuf < 4096) {
-				fprintf(stderr, "oomprof watch: bad --ring-buffer-size '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'v':
-			o->level = LOG_DEBUG;
-			break;
-		case 'f':
-			if (!strcmp(optarg, "json"))
-				o->format = LOG_JSON;
-			else if (strcmp(optarg, "text")) {
-				fprintf(stderr, "oomprof watch: --log-format takes text or json\n");
-				return EXIT_USAGE;
-			}
-			break;
-		case 'B':
-		case 'P':
-		case 'D':
-		case 'C':
-			if (parse_prekill_arg(c, optarg, &o->prekill))
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "oomprof watch: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
-	}
-	return 0;
+	for (size_t i = 0; i < w->nprocs; i++)
+		alive += !w->procs[i]->exited_ms;
+	m->watched = alive;
+	m->binaries_parsed = (uint64_t)bincache_parses(w->bins);
+	return w->cap && capture_stats(w->cap, st) == 0;
+}
+
+static struct service *open_service(const struct watch_opts *o, char *queue_dir, size_t len)
+{
+	static const enum upload_format formats[] = {UPLOAD_FORMAT_NONE, UPLOAD_FORMAT_PYROSCOPE,
+						     UPLOAD_FORMAT_PARCA};
+	struct service_opts so = {
+	    .metrics_addr = o->metrics_addr,
+	    .version = OOMPROF_VERSION,
+	    .retention = {.dir = o->dir,
+			  .max_profiles = o->max_profiles,
+			  .max_bytes = o->max_bytes,
+			  .min_free = o->min_free},
+	    .upload = {.urls = o->upload.v,
+		       .nurls = o->upload.n,
+		       .format = formats[o->upload_format],
+		       .tenant = o->upload_tenant,
+		       .queue_dir = queue_dir,
+		       .queue_max = (size_t)o->upload_queue_max},
+	};
+	char err[512];
+	struct service *svc;
+
+	if (o->upload_queue)
+		snprintf(queue_dir, len, "%s", o->upload_queue);
+	else
+		snprintf(queue_dir, len, "%s/.upload-queue", o->dir);
+	if (!(svc = service_open(&so, err, sizeof(err))))
+		log_error("oomprof watch: %s", err);
+	return svc;
 }
 
 /* At exit: the capture counters (kernel and userspace), nonzero ones, on one line. */
@@ -729,6 +838,8 @@ struct watch *watch_open(const struct watch_config *cfg)
 	if (!w)
 		return NULL;
 	w->cfg = *cfg;
+	if (gethostname(w->host, sizeof(w->host) - 1) < 0)
+		w->host[0] = 0;
 	w->dir = cfg->dir;
 	w->enable_rate = cfg->enable_rate;
 	w->bins = bincache_new();
@@ -761,12 +872,12 @@ struct watch *watch_open(const struct watch_config *cfg)
 /* Waits for the capture's records or one of fds; true when one of fds is readable. */
 static bool wait_any(struct watch *w, int timeout_ms, const int *fds, size_t nfds)
 {
-	struct pollfd pfd[64];
-	size_t n = 0;
+	struct pollfd pfd[1 + 32 + 32 + SERVICE_MAX_POLLFDS];
+	size_t n = 0, woken_end;
 	int r;
 
 	pfd[n++] = (struct pollfd){.fd = capture_fd(w->cap), .events = POLLIN};
-	for (size_t i = 0; i < nfds && n < 32; i++)
+	for (size_t i = 0; i < nfds && i < 32; i++)
 		pfd[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
 	if (w->prekill) {
 		int pk[32];
@@ -774,8 +885,10 @@ static bool wait_any(struct watch *w, int timeout_ms, const int *fds, size_t nfd
 		for (size_t i = 0; i < k; i++)
 			pfd[n++] = (struct pollfd){.fd = pk[i], .events = POLLIN};
 	}
-	r = poll(pfd, n, timeout_ms);
-	for (size_t i = 1; r > 0 && i < n; i++)
+	woken_end = n; /* a scraper or an upload wakes the loop, not the caller */
+	n += service_pollfds(w->cfg.svc, pfd + n, SERVICE_MAX_POLLFDS);
+	r = poll(pfd, n, service_timeout_ms(w->cfg.svc, timeout_ms));
+	for (size_t i = 1; r > 0 && i < woken_end; i++)
 		if (pfd[i].revents)
 			return true;
 	return false;
@@ -790,6 +903,7 @@ int watch_poll(struct watch *w, int timeout_ms, const int *fds, size_t nfds)
 		log_error("polling the ring buffers: %s", strerror(-e));
 		return e;
 	}
+	service_step(w->cfg.svc);
 	if (w->prekill && (woken || mono_ms() >= w->next_tick))
 		check_prekill(w);
 	if (mono_ms() >= w->next_tick) {
@@ -813,35 +927,57 @@ void watch_close(struct watch *w)
 int cmd_watch(int argc, char **argv)
 {
 	struct watch_opts o = {.dir = DEFAULT_DIR,
-			       .level = LOG_INFO,
-			       .format = LOG_TEXT,
-			       .prekill = {.psi_threshold = -1,
-					   .psi_duration_ms = DEFAULT_PSI_DURATION * 1000,
-					   .cooldown_ms = DEFAULT_COOLDOWN_MS}};
+			       .upload_queue_max = 256,
+			       .max_profiles = 1000,
+			       .max_bytes = 1LL << 30,
+			       .min_free = 100LL << 20,
+			       .psi = -1,
+			       .psi_duration_s = DEFAULT_PSI_DURATION,
+			       .cooldown_s = DEFAULT_COOLDOWN_MS / 1000};
 	struct watch_config cfg = {0};
+	struct prekill_opts pk = {0};
+	struct opt_store store = {0};
+	char queue_dir[1024];
 	struct watch *w;
-	int rc = parse_args(argc, argv, &o), e;
+	int rc = parse_args(argc, argv, &o, &store), e;
 
-	if (rc)
+	if (rc) {
+		opts_free(&store);
 		return rc < 0 ? EXIT_OK : rc;
-	log_setup(o.level, o.format);
+	}
+	log_setup(o.verbose ? LOG_DEBUG : LOG_INFO, o.log_format ? LOG_JSON : LOG_TEXT);
 	if ((e = sink_make_dir(o.dir)) < 0) {
 		log_error("cannot create %s: %s", o.dir, strerror(-e));
+		opts_free(&store);
 		return EXIT_FAILURE_;
 	}
+	pk = (struct prekill_opts){.before_oom_pct = (unsigned)o.before_oom,
+				   .psi_threshold = o.psi,
+				   .psi_duration_ms = (int64_t)(o.psi_duration_s * 1000),
+				   .cooldown_ms = (int64_t)(o.cooldown_s * 1000)};
 	cfg.dir = o.dir;
 	cfg.enable_rate = o.enable_rate;
-	cfg.ringbuf = o.ringbuf;
-	cfg.prekill = &o.prekill;
+	cfg.ringbuf = (uint32_t)o.ringbuf;
+	cfg.prekill = &pk;
+	if (!(cfg.svc = open_service(&o, queue_dir, sizeof(queue_dir)))) {
+		opts_free(&store);
+		return EXIT_FAILURE_;
+	}
 	signal(SIGINT, on_stop_signal);
 	signal(SIGTERM, on_stop_signal);
-	if (!(w = watch_open(&cfg)))
+	if (!(w = watch_open(&cfg))) {
+		service_close(cfg.svc);
+		opts_free(&store);
 		return EXIT_FAILURE_;
+	}
+	service_set_fill(cfg.svc, fill_metrics, w);
 	while (!stop_requested)
 		if (watch_poll(w, 250, NULL, 0) < 0) {
 			rc = EXIT_FAILURE_;
 			break;
 		}
 	watch_close(w);
+	service_close(cfg.svc);
+	opts_free(&store);
 	return rc;
 }

@@ -27,6 +27,8 @@ struct watch_profile {
 	uint64_t anon_rss_kb; /* of the process when it was taken; 0: unknown */
 };
 
+struct service;
+
 struct watch_config {
 	const char *dir;
 	int64_t enable_rate;		    /* --enable-memprofile; 0: off */
@@ -36,6 +38,8 @@ struct watch_config {
 	const struct prekill_opts *prekill; /* NULL: no snapshots before a kill */
 	void (*on_profile)(const struct watch_profile *wp, void *ctx); /* NULL: none */
 	void *ctx;
+	/* Metrics, disk bounds and uploads around each file (sink/service.h); NULL: none. */
+	struct service *svc;
 };
 
 struct watch;

@@ -42,6 +42,7 @@ struct builder_ctx {
 	size_t nlocs, locs_cap;
 	struct deck deck;
 	struct pc_entry inlined_callers[MAX_DECK]; /* frames added by expand_final_inline */
+	bool hide_internal_runtime; /* the release's runtime/pprof hides internal/runtime/ */
 };
 
 static size_t hash_pc(uint64_t pc)
@@ -70,14 +71,19 @@ static int cache_grow(struct pc_cache *c)
 	return 0;
 }
 
-/* FuncForPC(pc).Name() starts with "runtime.": runtime/pprof hides such leading frames. */
-static bool names_runtime(const struct gosym *sym, uint64_t file_pc)
+/*
+ * FuncForPC(pc).Name() starts with "runtime." (or, from Go 1.24, "internal/runtime/"):
+ * runtime/pprof hides such leading frames.
+ */
+static bool names_runtime(const struct gosym *sym, uint64_t file_pc, bool internal_too)
 {
 	struct gosym_frame chain[16];
 	int n = gosym_lookup(sym, file_pc, 0, chain, 16);
 
-	return (n > 0 || n == -ENOSPC) && chain[0].kind == GOSYM_FRAME_GO &&
-	       !strncmp(chain[0].raw_name, "runtime.", 8);
+	if ((n <= 0 && n != -ENOSPC) || chain[0].kind != GOSYM_FRAME_GO)
+		return false;
+	return !strncmp(chain[0].raw_name, "runtime.", 8) ||
+	       (internal_too && !strncmp(chain[0].raw_name, "internal/runtime/", 17));
 }
 
 /*
@@ -111,7 +117,7 @@ static const struct pc_entry *lookup_pc(struct builder_ctx *ctx, uint64_t pc)
 	e->pc = pc;
 	e->found = gosym_pc(ctx->bin->sym, file_pc, &e->frame) == 0 &&
 		   e->frame.kind != GOSYM_FRAME_UNKNOWN;
-	e->is_runtime = names_runtime(ctx->bin->sym, file_pc);
+	e->is_runtime = names_runtime(ctx->bin->sym, file_pc, ctx->hide_internal_runtime);
 	e->is_goexit = e->found && !strcmp(e->frame.raw_name, "runtime.goexit");
 	c->count++;
 	return e;
@@ -396,22 +402,84 @@ static int add_header(struct builder_ctx *ctx, const struct raw_profile *raw,
 	return err;
 }
 
+/*
+ * The buckets in the shape of the binary's runtime (*shaped, a copy, when that is not
+ * the sources' Go 1.19–1.26 shape), and for a release newer than oomprof knows, the
+ * check that they fit it. Returns 0, -ENOTSUP with a message, or -ENOMEM.
+ */
+static int shape_buckets(const struct raw_profile *raw, const struct gosym *sym,
+			 struct gosym_layout *l, struct raw_profile *shaped, char *err,
+			 size_t errlen)
+{
+	char why[200] = "", newer[160] = "";
+
+	if (gosym_layout(sym, l)) {
+		snprintf(err, errlen, "no known runtime layout for Go version '%s'",
+			 gosym_info(sym)->go_version);
+		return -ENOTSUP;
+	}
+	if (!l->cycle_has_bytes) {
+		*shaped = *raw;
+		shaped->buckets =
+		    malloc((raw->nbuckets ? raw->nbuckets : 1) * sizeof(*raw->buckets));
+		if (!shaped->buckets)
+			return -ENOMEM;
+		for (size_t i = 0; i < raw->nbuckets; i++) {
+			shaped->buckets[i] = raw->buckets[i];
+			raw_bucket_counts_only(&shaped->buckets[i]);
+		}
+	}
+	if (!l->verified && !raw_profile_fits(raw, !l->cycle_has_bytes, why, sizeof(why))) {
+		gosym_newer_release(sym, newer, sizeof(newer));
+		snprintf(err, errlen, "%s, and its buckets do not fit the Go 1.%d layout: %s",
+			 newer, l->release_minor, why);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* A release newer than oomprof knows: say in the profile that its layout was assumed. */
+static int add_layout_note(struct builder_ctx *ctx, const struct gosym_layout *l)
+{
+	char text[320], newer[160] = "";
+
+	if (l->verified)
+		return 0;
+	gosym_newer_release(ctx->bin->sym, newer, sizeof(newer));
+	snprintf(text, sizeof(text),
+		 "runtime layout not verified for %s: %s; Go 1.%d's layout used, checked "
+		 "against this process's buckets",
+		 gosym_info(ctx->bin->sym)->go_version, newer, l->release_minor);
+	return pprof_add_comment(ctx->pb, text);
+}
+
 int heapprof_build(const struct raw_profile *raw, const struct heap_binary *bin,
 		   const struct heap_meta *meta, struct pprof_builder **out, char *err,
 		   size_t errlen)
 {
 	struct builder_ctx ctx = {.bin = bin};
 	struct heap_values *values = NULL;
+	struct raw_profile shaped = {0};
+	struct gosym_layout layout;
 	int e = 0;
 
 	*out = NULL;
+	e = shape_buckets(raw, bin->sym, &layout, &shaped, err, errlen);
+	if (e == -ENOMEM)
+		snprintf(err, errlen, "building the profile: %s", strerror(ENOMEM));
+	if (e)
+		return e;
+	if (shaped.buckets)
+		raw = &shaped;
+	ctx.hide_internal_runtime = layout.pprof_hides_internal_runtime;
 	ctx.pb = pprof_builder_new();
 	values = calloc(raw->nbuckets ? raw->nbuckets : 1, sizeof(*values));
 	if (!ctx.pb || !values) {
 		e = -ENOMEM;
 		goto done;
 	}
-	if ((e = add_header(&ctx, raw, meta)) || (e = add_mappings(&ctx)))
+	if ((e = add_header(&ctx, raw, meta)) || (e = add_layout_note(&ctx, &layout)) ||
+	    (e = add_mappings(&ctx)))
 		goto done;
 	decode_values(raw, meta->mode, values);
 	for (size_t i = 0; i < raw->nbuckets && !e; i++) {
@@ -429,6 +497,7 @@ done:
 		*out = ctx.pb;
 	}
 	free(values);
+	free(shaped.buckets); /* the pcs belong to raw */
 	free(ctx.cache.slots);
 	free(ctx.mapping_ids);
 	free(ctx.locs);

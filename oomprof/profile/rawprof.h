@@ -6,6 +6,7 @@
 #ifndef OOMPROF_RAWPROF_H
 #define OOMPROF_RAWPROF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -16,9 +17,9 @@ struct raw_cycle {
 };
 
 struct raw_bucket {
-	uint64_t size;	  /* object slot size */
-	uint32_t nstk;	  /* number of PCs in pcs */
-	uint64_t *pcs;	  /* return PCs, innermost first */
+	uint64_t size; /* object slot size */
+	uint32_t nstk; /* number of PCs in pcs */
+	uint64_t *pcs; /* return PCs, innermost first */
 	struct raw_cycle active;
 	struct raw_cycle future[3];
 };
@@ -41,6 +42,23 @@ struct raw_profile {
 	struct raw_bucket *buckets;
 	size_t nbuckets, cap;
 };
+
+/*
+ * Sources read a memRecord as 16 words: active and future[0..2] of four words each
+ * (allocs, frees, alloc_bytes, free_bytes), the runtime's shape up to Go 1.26. From
+ * Go 1.27 a cycle holds only allocs and frees (8 words in all): this rereads those
+ * words in place, bytes being count * size as the runtime computes them.
+ */
+void raw_bucket_counts_only(struct raw_bucket *b);
+
+/*
+ * Whether buckets as the sources read them (16 words) fit a memRecord shape
+ * (counts_only: Go 1.27's), for a runtime whose layout is not known for sure. With
+ * bytes, every cycle's bytes are its counts times the bucket size; count-only words
+ * must not all look like that; in either shape a bucket never frees more objects than
+ * it allocated. false with the first misfit in why.
+ */
+bool raw_profile_fits(const struct raw_profile *p, bool counts_only, char *why, size_t len);
 
 /* Appends a bucket (pcs copied). Returns 0 or -ENOMEM. */
 int raw_profile_add(struct raw_profile *p, const struct raw_bucket *b);

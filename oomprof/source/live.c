@@ -8,7 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-/* runtime.bucket header and memRecord, identical in Go 1.19–1.25 (GO_RUNTIME.md §1). */
+/*
+ * runtime.bucket header, identical in every release, and memRecord as 16 words (its
+ * Go 1.19–1.26 size; Go 1.27's 8 words are reread by the profile builder, see
+ * raw_bucket_counts_only).
+ */
 enum {
 	BUCKET_ALLNEXT = 8,
 	BUCKET_TYP = 16,

@@ -2,7 +2,8 @@
 # gosym against live testdata processes, every toolchain and build mode:
 #  - frames: bucket stacks (runtime.MemProfile PCs, printed by the leaker's "frames"
 #    command) expand to exactly the frames the program's own runtime.CallersFrames
-#    printed, inlined frames included;
+#    printed, inlined frames included; also for leaker-cgo, linked externally, where
+#    go tool addr2line is no oracle;
 #  - globals: each global's address (+ PIE load bias from /proc/PID/maps) holds the
 #    expected value in the process: MemProfileRate = -rate, disableMemoryProfiling 0/1
 #    in leaker/leaker-noprof, mbuckets → a memory bucket, allglen/allgptr/mProfCycle sane;
@@ -56,6 +57,8 @@ for v in $(go_versions); do
 		nbin=$(testdata_bin "$v" "$mode" leaker-noprof)
 		run_leaker "go$v/$mode/leaker" "$bin" 4096 0 -rate 4096
 		run_leaker "go$v/$mode/leaker-noprof" "$nbin" 0 1
+		# externally linked (cgo): the program's own CallersFrames is the oracle
+		run_leaker "go$v/$mode/leaker-cgo" "$(testdata_bin "$v" "$mode" leaker-cgo)" 4096 0 -rate 4096
 		case $mode in
 		default | pie)
 			for prog in leaker leaker-noprof manybuckets heaporacle cgoprog; do

@@ -4,7 +4,8 @@
 source "$(dirname "$0")/../lib.sh"
 
 versions=$(go_versions)
-for want in 1.19 1.21 1.22 1.23; do
+# Every toolchain scripts/deps.sh installs (the test matrix is what is installed).
+for want in $(grep -o 'golang-1\.[0-9]*-go' "$ROOT/scripts/deps.sh" | sed 's/golang-\(.*\)-go/\1/' | sort -uV); do
 	if echo "$versions" | grep -qx "$want"; then
 		pass "toolchain-$want-installed"
 	else
@@ -25,7 +26,7 @@ has_symtab() { readelf -S "$1" 2>/dev/null | grep -q '\.symtab'; }
 
 for v in $versions; do
 	for mode in $BUILD_MODES; do
-		for prog in leaker leaker-noprof manybuckets heaporacle; do
+		for prog in leaker leaker-noprof leaker-cgo manybuckets heaporacle; do
 			bin=$(testdata_bin "$v" "$mode" "$prog")
 			name="go$v-$mode-$prog"
 			if [ ! -x "$bin" ]; then
@@ -44,6 +45,12 @@ for v in $versions; do
 			fi
 			pass "$name"
 		done
+		# leaker-cgo is linked by the C linker: C code before the Go text.
+		if "$OOMPROF" inspect "$(testdata_bin "$v" "$mode" leaker-cgo)" 2>&1 | grep -q '^cgo / external: *yes'; then
+			pass "go$v-$mode-leaker-cgo-external"
+		else
+			fail "go$v-$mode-leaker-cgo-external" "not externally linked"
+		fi
 		# Each leaker runs, retains memory, and reports its rate.
 		out=$(printf 'rate\nquit\n' | timeout 30 "$(testdata_bin "$v" "$mode" leaker)" -mode hold -mb 4 -rate 512 2>&1)
 		if echo "$out" | grep -q '^ready chunks=' && echo "$out" | grep -qx 'rate 512'; then

@@ -69,7 +69,7 @@ kill_and_check() {
 }
 
 for v in $(go_versions); do
-	for mode in $BUILD_MODES; do
+	for mode in $(kill_modes "$v"); do
 		why=$(kill_and_check "$v" "$mode")
 		if [ -z "$why" ]; then
 			pass "leaker-go$v-$mode"

@@ -6,6 +6,7 @@
  *                 (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]
  *                 [--timeout SECS] [--ready FILE] [--victims N] [--classic]
  *                 [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]
+ *                 [--binary PATH]
  *
  * --exec registers every process whose exec filename ends with SUFFIX (up to --count
  * of them); --pie adds each process's load bias (mapping at file offset 0) to the
@@ -16,6 +17,7 @@
  * FREE_BYTES NSTK PC..." (counts summed over active and the three futures).
  * --rt: run as SCHED_FIFO 10, so that the consumer keeps draining while a victim's
  * thread walks (it runs with preemption disabled).
+ * --binary PATH: the Go binary the buckets come from, to read its memRecord shape.
  * Exit status: 0 when --count profiles (or --victims victims) arrived, 1 otherwise.
  */
 #include <elf.h>
@@ -31,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gosym/gosym.h"
+#include "oomprof/profile/rawprof.h"
 #include "oomprof/source/capture.h"
 #include "oomprof/base/procinfo.h"
 
@@ -41,6 +45,7 @@ struct probe {
 	const char *exec_suffix;
 	int count, registered, profiles, victims, want_victims;
 	FILE *dump;
+	bool counts_only; /* --binary's runtime keeps counts only in a memRecord cycle */
 };
 
 static volatile sig_atomic_t stop;
@@ -166,8 +171,13 @@ static void on_profile(const struct raw_profile *p, const struct capture_meta *m
 
 	pr->profiles++;
 	for (size_t i = 0; i < p->nbuckets; i++) {
-		const struct raw_bucket *b = &p->buckets[i];
-		struct raw_cycle c = b->active;
+		struct raw_bucket shaped = p->buckets[i];
+		const struct raw_bucket *b = &shaped;
+		struct raw_cycle c;
+
+		if (pr->counts_only)
+			raw_bucket_counts_only(&shaped);
+		c = b->active;
 
 		sum[0].alloc_bytes += b->active.alloc_bytes;
 		sum[0].free_bytes += b->active.free_bytes;
@@ -232,12 +242,29 @@ static uint64_t num(const char *s)
 	return v;
 }
 
+/* Whether BINARY's Go release keeps only counts in a memRecord cycle (Go 1.27+). */
+static bool binary_counts_only(const char *path)
+{
+	struct gosym *g = gosym_open(path, &(struct gosym_opts){.no_dwarf = true});
+	struct gosym_layout l;
+	bool counts_only;
+
+	if (!g || gosym_layout(g, &l)) {
+		fprintf(stderr, "capture-probe: no runtime layout for %s\n", path);
+		exit(2);
+	}
+	counts_only = !l.cycle_has_bytes;
+	gosym_close(g);
+	return counts_only;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: capture-probe --mbuckets ADDR --rate ADDR --cycle ADDR [--pie]\n"
 			"         (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]\n"
 			"         [--timeout SECS] [--ready FILE] [--victims N] [--classic]\n"
-			"         [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]\n");
+			"         [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]\n"
+			"         [--binary PATH]\n");
 	exit(2);
 }
 
@@ -252,7 +279,7 @@ int main(int argc, char **argv)
 		{"victims", required_argument, 0, 'v'},	 {"classic", no_argument, 0, 'C'},
 		{"ringbuf", required_argument, 0, 'b'},	 {"wait-ms", required_argument, 0, 'w'},
 		{"budget", required_argument, 0, 'B'},	 {"no-exit-walk", no_argument, 0, 'X'},
-		{"rt", no_argument, 0, 'T'},
+		{"rt", no_argument, 0, 'T'},		 {"binary", required_argument, 0, 'G'},
 		{0, 0, 0, 0},
 	};
 	struct capture_opts opts = {0};
@@ -283,6 +310,7 @@ int main(int argc, char **argv)
 		case 'B': opts.budget = num(optarg); break;
 		case 'X': opts.no_exit_walk = true; break;
 		case 'T': rt = true; break;
+		case 'G': pr.counts_only = binary_counts_only(optarg); break;
 		default: usage();
 		}
 	}

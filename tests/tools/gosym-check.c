@@ -12,15 +12,23 @@
  *   globals BINARY PID RATE DISABLED
  *                             read every global in the live process and check it
  *   bothmethods BINARY        symtab and code decoding agree on every global
+ *   retag IN OUT VERSION      copy IN to OUT with the version in its build info replaced
+ *                             by VERSION of the same length (a "newer release" of a real
+ *                             program: the runtime never reads its build info)
+ *   rename IN OUT NAME NEW    copy IN to OUT with function NAME in the pclntab's name
+ *                             table renamed NEW (same length): gosym no longer finds it,
+ *                             the runtime never looks a function up by name
  * Exit 0 when the check holds, 1 with "mismatch: …" lines when not, 2 on bad usage.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gosym/gosym.h"
@@ -47,6 +55,21 @@ static uint64_t rnd(uint64_t *s)
 	return *s * 2685821657736338717ULL;
 }
 
+/*
+ * The i-th function, unless it is a marker the linker made (Go 1.24+'s go:textfipsstart
+ * and go:textfipsend): no source, never in a stack, and debug/gosym decodes their
+ * pc-line table differently from the runtime (it stops at a zero value delta after
+ * the first pair, the runtime only once past the entry PC), so addr2line is no oracle.
+ */
+static int code_func_at(const struct gosym *g, uint32_t i, uint64_t *entry, uint64_t *end)
+{
+	const char *name = NULL;
+
+	if (gosym_func_at(g, i, entry, end, &name))
+		return -1;
+	return name && !strncmp(name, "go:", 3) ? -1 : 0;
+}
+
 static int cmd_pcs(const char *path, long n, uint64_t seed)
 {
 	struct gosym *g = open_or_die(path);
@@ -54,12 +77,12 @@ static int cmd_pcs(const char *path, long n, uint64_t seed)
 	uint64_t entry, end;
 
 	for (uint32_t i = 0; i < nfunc; i++)
-		if (!gosym_func_at(g, i, &entry, NULL, NULL))
+		if (!code_func_at(g, i, &entry, NULL))
 			printf("0x%" PRIx64 "\n", entry);
 	seed = seed ? seed : 1;
 	for (long k = 0; k < n;) {
 		uint32_t i = (uint32_t)(rnd(&seed) % nfunc);
-		if (gosym_func_at(g, i, &entry, &end, NULL) || end <= entry)
+		if (code_func_at(g, i, &entry, &end) || end <= entry)
 			continue;
 		printf("0x%" PRIx64 "\n", entry + rnd(&seed) % (end - entry));
 		k++;
@@ -309,7 +332,27 @@ static int check_globals(struct gosym *g, int fd, uint64_t bias, long rate, int 
 			printf("first bucket: typ %" PRIu64 " size %" PRIu64 " nstk %" PRIu64 "\n",
 			       hdr[2], hdr[4], hdr[5]);
 	} else if (v[GOSYM_MBUCKETS]) {
-		printf("mismatch: profiling disabled but mbuckets is set\n"), bad++;
+		/* Each P's mcache drew its first sample point while MemProfileRate was still
+		 * 512 KiB (before schedinit zeroed it) and records that one allocation
+		 * (profilealloc, Go 1.25+ allocates enough at start-up to reach it): at most
+		 * one bucket per P, never more. */
+		uint64_t b = v[GOSYM_MBUCKETS], n = 0, h[6];
+		long maxp = sysconf(_SC_NPROCESSORS_ONLN);
+		while (b && n <= (uint64_t)maxp && !read_mem(fd, b, h, sizeof(h)) &&
+		       h[2] == l.bucket_typ_memory) {
+			n++;
+			b = h[1];
+		}
+		if (b || n > (uint64_t)maxp)
+			printf("mismatch: profiling disabled but %" PRIu64
+			       "+ buckets (at most %ld, one "
+			       "per P)\n",
+			       n, maxp),
+			    bad++;
+		else
+			printf("profiling disabled: %" PRIu64
+			       " bucket(s) from the first sample points\n",
+			       n);
 	}
 	if (!v[GOSYM_ALLGLEN] || v[GOSYM_ALLGLEN] > 100000)
 		printf("mismatch: allglen %" PRIu64 "\n", v[GOSYM_ALLGLEN]), bad++;
@@ -359,6 +402,102 @@ static int cmd_bothmethods(const char *path)
 	return bad ? 1 : 0;
 }
 
+/* The inline version string of a build info blob in buf: its offset and length, or -1. */
+static long buildinfo_version(const uint8_t *buf, size_t len, size_t *vlen)
+{
+	static const char magic[] = "\xff Go buildinf:";
+
+	for (size_t off = 0; off + 48 <= len; off += 16) {
+		if (memcmp(buf + off, magic, 14) || !(buf[off + 15] & 2))
+			continue;
+		*vlen = buf[off + 32]; /* one-byte uvarint: versions are short */
+		if (*vlen >= 0x80 || off + 33 + *vlen > len)
+			return -1;
+		return (long)(off + 33);
+	}
+	return -1;
+}
+
+/* A whole file in memory (free it); NULL with a message. */
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long n = -1;
+
+	if (f && !fseek(f, 0, SEEK_END) && (n = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET) &&
+	    (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+		fclose(f);
+		*len = (size_t)n;
+		return buf;
+	}
+	if (f)
+		fclose(f);
+	free(buf);
+	fprintf(stderr, "gosym-check: cannot read %s\n", path);
+	return NULL;
+}
+
+/* Writes buf as an executable file; 0 or 1 with a message. Frees buf. */
+static int write_exe(const char *path, uint8_t *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	bool ok = f && fwrite(buf, 1, len, f) == len;
+
+	if (f && fclose(f))
+		ok = false;
+	free(buf);
+	if (!ok || chmod(path, 0755)) {
+		fprintf(stderr, "gosym-check: cannot write %s\n", path);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_retag(const char *in, const char *out, const char *version)
+{
+	size_t len = 0, vlen = 0;
+	uint8_t *buf = read_file(in, &len);
+	long off;
+
+	if (!buf)
+		return 1;
+	off = buildinfo_version(buf, len, &vlen);
+	if (off < 0 || vlen != strlen(version)) {
+		fprintf(stderr, "gosym-check: no build info version of length %zu in %s\n",
+			strlen(version), in);
+		free(buf);
+		return 1;
+	}
+	memcpy(buf + off, version, vlen);
+	return write_exe(out, buf, len);
+}
+
+static int cmd_rename(const char *in, const char *out, const char *name, const char *to)
+{
+	struct gosym *g = open_or_die(in);
+	uint64_t entry, end;
+	size_t len = 0, n = strlen(name);
+	uint8_t *buf = read_file(in, &len);
+	uint8_t *hit = NULL;
+
+	if (buf && strlen(to) == n && gosym_func_by_name(g, name, &entry, &end) == 0) {
+		/* "\0NAME\0": the name table entry, not a longer name ending in it */
+		for (size_t i = 1; !hit && i + n + 1 < len; i++)
+			if (!buf[i - 1] && !buf[i + n] && !memcmp(buf + i, name, n))
+				hit = buf + i;
+	}
+	gosym_close(g);
+	if (!hit) {
+		fprintf(stderr, "gosym-check: function %s not found in %s (or bad NEW)\n", name,
+			in);
+		free(buf);
+		return 1;
+	}
+	memcpy(hit, to, n);
+	return write_exe(out, buf, len);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -373,9 +512,13 @@ int main(int argc, char **argv)
 		return cmd_frames(argv[2], atoi(argv[3]), argv[4]);
 	if (!strcmp(cmd, "globals") && argc == 6)
 		return cmd_globals(argv[2], atoi(argv[3]), atol(argv[4]), atoi(argv[5]));
+	if (!strcmp(cmd, "rename") && argc == 6)
+		return cmd_rename(argv[2], argv[3], argv[4], argv[5]);
+	if (!strcmp(cmd, "retag") && argc == 5)
+		return cmd_retag(argv[2], argv[3], argv[4]);
 	if (!strcmp(cmd, "bothmethods") && argc == 3)
 		return cmd_bothmethods(argv[2]);
-	fprintf(stderr,
-		"usage: gosym-check pcs|addr2line|samefuncs|frames|globals|bothmethods …\n");
+	fprintf(stderr, "usage: gosym-check "
+			"pcs|addr2line|samefuncs|frames|globals|bothmethods|retag|rename …\n");
 	return 2;
 }

@@ -21,7 +21,23 @@ struct fixture_opts {
 	bool disabled;	   /* linker disabled memory profiling */
 	bool no_pcln_name; /* pclntab section not named: found by scanning */
 	bool pie;	   /* ET_DYN */
+	/* build info version (default go1.23.1, or go1.19.5 with go118); a release
+	 * newer than the table gets the newest row's moduledata layout */
+	const char *version;
+	uint32_t magic;	   /* pclntab magic to write instead of the format's own */
+	bool no_textstart; /* pcHeader.textStart 0, as Go 1.26+ writes it */
 };
+
+/* moduledata offsets the fixture writes: text, and gofunc by release. */
+#define FX_MD_TEXT 176
+static uint32_t fx_md_gofunc(const struct fixture_opts *o)
+{
+	if (o->go118)
+		return 304;
+	if (o->version && strcmp(o->version, "go1.27") >= 0)
+		return 344;
+	return 320;
+}
 
 #define FX_BASE	     0x400000ULL
 #define FX_TEXT	     0x401000ULL
@@ -193,11 +209,11 @@ static size_t fx_pclntab(uint8_t *p, uint8_t *gofunc, const struct fixture_opts 
 	}
 	/* header */
 	memset(hdr, 0, 72);
-	fx_put32(hdr, o->go118 ? 0xfffffff0 : 0xfffffff1);
+	fx_put32(hdr, o->magic ? o->magic : o->go118 ? 0xfffffff0 : 0xfffffff1);
 	hdr[6] = 1, hdr[7] = 8;
 	fx_put64(hdr + 8, FX_NFUNC);
 	fx_put64(hdr + 16, 1);
-	fx_put64(hdr + 24, FX_TEXT);
+	fx_put64(hdr + 24, o->no_textstart ? 0 : FX_TEXT);
 	off = 72;
 	fx_put64(hdr + 32, off); /* funcnametab */
 	memcpy(p + off, names, nlen);
@@ -264,7 +280,7 @@ static void fx_buildinfo(uint8_t *p, const struct fixture_opts *o)
 	static const char mod[] = "0w\xaf\x0c\x92t\x08\x02\x41\xe1\xc1\x07\xe6\xd6\x18\xe6"
 				  "path\texample.com/m/cmd\nmod\texample.com/m\t(devel)\t\n"
 				  "\xf9\x32\x43\x31\x86\x18 r\x00\x82\x42\x10\x41\x16\xd8\xf2";
-	const char *ver = o->go118 ? "go1.19.5" : "go1.23.1";
+	const char *ver = o->version ? o->version : o->go118 ? "go1.19.5" : "go1.23.1";
 	size_t n = 32;
 
 	memcpy(p, "\xff Go buildinf:", 14);
@@ -370,10 +386,12 @@ static bool fixture_build(const struct fixture_opts *o, struct fx_buf *buf)
 	fx_code(p + 0x1000, o);
 	pcl = fx_pclntab(p + 0x2000, p + (FX_GOFUNC - FX_BASE), o);
 	fx_buildinfo(p + 0x4000, o);
-	/* moduledata: pcHeader, funcnametab, ..., gofunc */
+	/* moduledata: pcHeader, funcnametab, ..., text, etext, ..., gofunc */
 	fx_put64(p + 0x4100, FX_PCLN);
 	fx_put64(p + 0x4108, FX_PCLN + 72);
-	fx_put64(p + 0x4100 + (o->go118 ? 304 : 320), FX_GOFUNC);
+	fx_put64(p + 0x4100 + FX_MD_TEXT, FX_TEXT);
+	fx_put64(p + 0x4100 + FX_MD_TEXT + 8, FX_FUNC(FX_NFUNC));
+	fx_put64(p + 0x4100 + fx_md_gofunc(o), FX_GOFUNC);
 	fx_put64(p + (FX_RATE - FX_BASE), 512 * 1024);
 	if (o->disabled)
 		p[FX_DISABLE_DISABLED - FX_BASE] = 1;
