@@ -46,7 +46,7 @@
 #endif
 #define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
-#define EXITED_KEEP_MS 30000
+#define EXITED_KEEP_MS	     30000
 #define DEFAULT_COOLDOWN_MS  300000
 #define DEFAULT_PSI_DURATION 10
 
