@@ -5,6 +5,7 @@
 #   make check         install what tests need, build, run every test tier
 #   make SAN=1 check   the same with ASan+UBSan (objects under build/san)
 #   make bench         benchmarks that print figures
+#   make soak          1,000 OOM kills in a row: lost captures, fds, map entries, RSS
 #   make fuzz          libFuzzer targets, FUZZ_TIME seconds each (default 60)
 #   make install       PREFIX=/usr/local DESTDIR=
 #   make vmlinux       regenerate bpf/vmlinux.h from the running kernel's BTF
@@ -66,7 +67,7 @@ TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 
-.PHONY: all run check deps test-deps tests testdata bench fuzz fuzz-replay install \
+.PHONY: all run check deps test-deps tests testdata bench soak fuzz fuzz-replay install \
 	uninstall vmlinux clean format format-check
 all: $(BUILD)/oomprof
 
@@ -98,6 +99,10 @@ bench: all $(TOOLS)
 	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
 	$(Q)tests/tools/build-go-tools.sh $(BUILDROOT)/testdata
 	$(Q)BUILD=$(BUILD) TESTDATA=$(BUILDROOT)/testdata tests/bench/run.sh
+
+soak: all $(TOOLS)
+	$(Q)tests/build-testdata.sh $(BUILDROOT)/testdata
+	$(Q)BUILD=$(BUILD) TESTDATA=$(BUILDROOT)/testdata tests/soak.sh
 
 $(BUILD)/oomprof: $(BUILD)/obj/oomprof/cmd/main.o $(LIB)
 	$(msg) LINK $@

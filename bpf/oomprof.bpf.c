@@ -29,6 +29,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define PAGE_SHIFT    12
 #define NSEC_PER_TICK 10000000ULL /* USER_HZ = 100: /proc/PID/stat starttime unit */
 
+#define EEXIST	  17
+#define PAGE_SIZE (1ULL << PAGE_SHIFT)
+
 /* Tunables, set by the loader between open and load. */
 const volatile __u32 cfg_max_depth = OP_MAX_DEPTH;   /* PCs kept per bucket */
 const volatile __u32 cfg_max_buckets = 1 << 20;	     /* per capture; bounds cycles */
@@ -38,6 +41,7 @@ const volatile __u64 cfg_total_wait_ns = 1000000000; /* ... per victim */
 const volatile __u64 cfg_claim_wait_ns = 60000000;   /* last thread waiting for a walker */
 const volatile bool cfg_classic_victim = false;	     /* mark_victim keyed by tid */
 const volatile bool cfg_exit_walk = true;	     /* continue walks at process exit */
+const volatile __u64 cfg_mark_wait_ns = 10000000;    /* last thread waiting for the mark */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -86,6 +90,14 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/* sched_process_exit itself, set by the loader: run again once a late mark came. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} exit_again SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OP_M_MAX);
@@ -119,17 +131,67 @@ static __always_inline struct op_proc *lookup_proc(__u32 tgid, __u64 ticks)
 
 /* ---- mark_victim ---------------------------------------------------------------- */
 
-static __always_inline void mark_registered(__u32 tgid, __u64 id, struct op_proc *p)
+/* ---- one death, one capture (claim / join) ---- */
+
+/* Starts the capture of a registered process. 0, or -EEXIST when another CPU marked
+ * the same process first (the caller joins that capture). */
+static __always_inline long mark_registered(__u32 tgid, __u64 id, struct op_proc *p)
 {
 	struct op_victim v = {};
+	long err;
 
 	v.id = id;
 	v.tgid = tgid;
 	v.state = OP_VS_MARKED;
 	v.proc = *p;
-	if (bpf_map_update_elem(&victims, &tgid, &v, BPF_NOEXIST))
+	err = bpf_map_update_elem(&victims, &tgid, &v, BPF_NOEXIST);
+	if (err && err != -EEXIST)
 		count(OP_M_VICTIM_MAP_FULL);
-	count(OP_M_VICTIMS_GO);
+	if (!err)
+		count(OP_M_VICTIMS_GO);
+	return err;
+}
+
+/* The capture under way (or done) for this very process, or NULL. An entry left by an
+ * earlier process of the same pid (start time differs) is dropped. */
+static __always_inline struct op_victim *capture_of(__u32 tgid, __u64 ticks)
+{
+	struct op_victim *v = bpf_map_lookup_elem(&victims, &tgid);
+
+	if (!v || (v->flags & OP_VF_BY_TID))
+		return NULL;
+	if (v->proc.start_ticks && ticks && v->proc.start_ticks != ticks) {
+		bpf_map_delete_elem(&victims, &tgid);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * A mark of process tgid: TIF_MEMDIE is per thread, so the OOM killer can mark
+ * several threads of one dying process (an exiting thread that allocates is marked
+ * itself). The first mark starts the capture; every later one joins it: *id becomes
+ * the first mark's id and OP_F_REPEAT is returned with OP_F_REGISTERED. Returns the
+ * VICTIM record's flags (0: not a registered process).
+ */
+static __always_inline __u16 claim_death(__u32 tgid, __u64 ticks, __u64 *id)
+{
+	struct op_victim *v = capture_of(tgid, ticks);
+	struct op_proc *p;
+
+	if (!v) {
+		p = lookup_proc(tgid, ticks);
+		if (!p)
+			return 0;
+		if (mark_registered(tgid, *id, p) != -EEXIST)
+			return OP_F_REGISTERED;
+		v = capture_of(tgid, ticks);
+		if (!v)
+			return OP_F_REGISTERED;
+	}
+	*id = v->id;
+	count(OP_M_REMARKS);
+	return OP_F_REGISTERED | OP_F_REPEAT;
 }
 
 /* mm_struct before 6.2: rss_stat was a struct of atomic_long_t (no percpu_counter). */
@@ -174,14 +236,12 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 {
 	struct op_rec_victim *r;
 	struct mm_struct *mm;
-	struct op_proc *p;
 	__u32 tgid = task->tgid;
 	__u64 id = bpf_ktime_get_ns();
+	__u16 flags;
 
 	count(OP_M_VICTIMS);
-	p = lookup_proc(tgid, start_ticks(task));
-	if (p)
-		mark_registered(tgid, id, p);
+	flags = claim_death(tgid, start_ticks(task), &id);
 
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
@@ -190,7 +250,7 @@ int BPF_PROG(mark_victim_btf, struct task_struct *task, uid_t uid)
 	}
 	__builtin_memset(r, 0, sizeof(*r));
 	r->hdr.type = OP_REC_VICTIM;
-	r->hdr.flags = p ? OP_F_REGISTERED : 0;
+	r->hdr.flags = flags;
 	r->hdr.tgid = tgid;
 	r->hdr.id = id;
 	r->pid = task->pid;
@@ -340,6 +400,32 @@ static long wait_space(__u32 i, struct walk *w)
 	return 0;
 }
 
+/*
+ * Reads a bucket's memRecord (at src) into mem. The runtime writes only the cycles it
+ * counts into, in memory persistentalloc took fresh from mmap: the record of the
+ * newest bucket can cross into a page nothing has touched yet, which is not mapped,
+ * and a non-faulting read of the whole record fails although its content is zero.
+ * So the part before the page boundary and the rest are read separately; a failed
+ * second read leaves zeros (bpf_probe_read_user clears its buffer on failure), which
+ * is what an untouched page holds. Branch-free, so that the verifier sees one path.
+ * 0, or the first read's error.
+ */
+static __always_inline long read_memrecord(__u64 *mem, __u64 src)
+{
+	__u64 head = PAGE_SIZE - (src & (PAGE_SIZE - 1)); /* bytes before the next page */
+	__s64 over = (__s64)(OP_MEMRECORD_WORDS * 8) - (__s64)head;
+	__u64 first, rest;
+
+	asm volatile("" : "+r"(over));
+	first = head + (over & (over >> 63)); /* min(head, record size) */
+	first &= 255;			      /* bounds for the verifier: first <= 128 */
+	rest = (OP_MEMRECORD_WORDS * 8 - first) & 255;
+	if (bpf_probe_read_user(mem, first, (void *)src))
+		return -1;
+	bpf_probe_read_user((char *)mem + first, rest, (void *)(src + first));
+	return 0;
+}
+
 /* Outer PCs shared by two stacks, without bpf_loop (kernels before 5.17): branch-free
  * over the outermost SHARED_MAX frames, so the verifier sees one path. Counting fewer
  * shared frames than there are only sends more PCs. */
@@ -416,8 +502,7 @@ static __always_inline long walk_bucket(struct walk *w, bool bounded)
 		npcs = OP_MAX_DEPTH;
 	if (bpf_probe_read_user(cur->pcs, npcs * sizeof(__u64),
 				(void *)(addr + OP_BUCKET_HDR_SIZE)) ||
-	    bpf_probe_read_user(cur->mem, sizeof(cur->mem),
-				(void *)(addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64)))) {
+	    read_memrecord(cur->mem, addr + OP_BUCKET_HDR_SIZE + nstk * sizeof(__u64))) {
 		count(OP_M_READ_ERRORS);
 		return finish(w, OP_ST_READ_ERROR, OP_END_READ_BUCKET);
 	}
@@ -659,28 +744,27 @@ static __always_inline void walk(struct op_victim *v)
 static __always_inline struct op_victim *rekey(__u32 tid, __u32 tgid)
 {
 	struct task_struct *task;
-	struct op_victim *v, nv;
+	struct op_victim *v;
 	struct op_proc *p;
+	__u64 id;
+	long err;
 
 	v = bpf_map_lookup_elem(&victims, &tid);
 	if (!v || !(v->flags & OP_VF_BY_TID))
 		return NULL;
-	nv = *v;
+	id = v->id;
 	bpf_map_delete_elem(&victims, &tid);
 	task = (struct task_struct *)bpf_get_current_task();
 	p = lookup_proc(tgid, start_ticks(task));
 	if (!p)
 		return NULL;
-	nv.claim = 0;
-	nv.flags &= ~OP_VF_BY_TID;
-	nv.tgid = tgid;
-	nv.proc = *p;
-	if (bpf_map_update_elem(&victims, &tgid, &nv, BPF_NOEXIST)) {
-		count(OP_M_VICTIM_MAP_FULL);
-		return NULL;
+	err = mark_registered(tgid, id, p);
+	if (err == -EEXIST) {
+		/* Another thread's mark came first: one death, one capture. */
+		count(OP_M_REMARKS);
+		return capture_of(tgid, p->start_ticks);
 	}
-	count(OP_M_VICTIMS_GO);
-	return bpf_map_lookup_elem(&victims, &tgid);
+	return err ? NULL : bpf_map_lookup_elem(&victims, &tgid);
 }
 
 static __always_inline struct op_victim *find_victim(__u64 pid_tgid)
@@ -791,6 +875,49 @@ static __always_inline bool is_group_dead(struct trace_event_raw_sched_process_e
 
 static __always_inline int process_gone(struct task_struct *task, __u32 tgid, bool victim);
 
+/* ---- exit continuation: the mark that comes after the threads ---- */
+
+struct mark_wait {
+	__u64 deadline;
+	__u32 tgid;
+	__u32 found;
+};
+
+static long mark_wait_cb(__u32 i, struct mark_wait *m)
+{
+	if (bpf_map_lookup_elem(&victims, &m->tgid)) {
+		m->found = 1;
+		return 1;
+	}
+	return bpf_ktime_get_ns() >= m->deadline;
+}
+
+/*
+ * The OOM killer sends SIGKILL first and marks the victim after (mm/oom_kill.c,
+ * __oom_kill_process, both under the victim's task_lock, so microseconds apart): the
+ * threads can dequeue the signal and reach their exit before the mark, and the walk
+ * would never start. The last thread of a registered process killed by SIGKILL waits
+ * for the mark, boundedly (an ordinary kill -9 costs it cfg_mark_wait_ns), while it
+ * still has the memory (sched_process_exit comes before exit_mm from 6.16). 1 when
+ * the mark came. A global function: verified once, on its own.
+ */
+__noinline int await_mark(__u32 tgid)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct mark_wait m = {.tgid = tgid};
+
+	if (!cfg_mark_wait_ns || cfg_classic_victim || bpf_map_lookup_elem(&victims, &tgid) ||
+	    !BPF_CORE_READ(task, mm) || BPF_CORE_READ(task, signal, group_exit_code) != SIGKILL ||
+	    !lookup_proc(tgid, start_ticks(task)))
+		return 0;
+	count(OP_M_MARK_WAITS);
+	m.deadline = bpf_ktime_get_ns() + cfg_mark_wait_ns;
+	bpf_loop(1 << 20, mark_wait_cb, &m, 0);
+	if (!m.found)
+		count(OP_M_MARK_WAIT_MISSES);
+	return m.found;
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 {
@@ -798,8 +925,9 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	bool dead = is_group_dead(ctx, task);
-	struct op_victim *v = find_victim(pid_tgid);
+	struct op_victim *v;
 
+	v = find_victim(pid_tgid);
 	if (v && v->state != OP_VS_DONE) {
 		bool have_mm = BPF_CORE_READ(task, mm) != NULL;
 		bool held = claim(v);
@@ -837,6 +965,10 @@ int sched_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	}
 	if (!dead)
 		return 0;
+	/* The mark still to come: wait for it, then run this program again, which now
+	 * walks (here, after the walk, the wait costs the verifier little). */
+	if (!v && await_mark(tgid))
+		bpf_tail_call(ctx, &exit_again, 0);
 	return process_gone(task, tgid, v != NULL);
 }
 

@@ -38,6 +38,8 @@
 #include "oomprof/sink/dir.h"
 #include "oomprof/sink/service.h"
 #include "oomprof/profile/target.h"
+#include "oomprof/profile/truth.h"
+#include "oomprof/source/rate.h"
 
 #define DEFAULT_DIR    "/var/lib/oomprof"
 #define DEFAULT_CONFIG "/etc/oomprof/oomprof.conf"
@@ -46,9 +48,7 @@
 #endif
 #define DEFAULT_ENABLE_RATE 524288
 /* How long a gone process's facts are kept for a profile still on its way. */
-#define EXITED_KEEP_MS 30000
-/* How long --enable-memprofile re-checks that the runtime did not reset the rate. */
-#define ENABLE_CHECK_MS	     10000
+#define EXITED_KEEP_MS	     30000
 #define DEFAULT_COOLDOWN_MS  300000
 #define DEFAULT_PSI_DURATION 10
 
@@ -58,8 +58,8 @@ struct watched {
 	struct bincache_entry *bin;
 	struct go_target target;
 	char memcg[512], container[80], pod[40];
-	bool enabled_by_us;
-	int64_t enable_until_ms;
+	/* MemProfileRate over its life; --enable-memprofile */
+	struct rate_track rate;
 	int64_t exited_ms; /* 0 while alive */
 	bool victim;
 	struct capture_victim kill;
@@ -144,44 +144,6 @@ static int add_proc(struct watch *w, struct watched *p)
 	}
 	w->procs[w->nprocs++] = p;
 	return 0;
-}
-
-/* Reads the process's MemProfileRate; -1 when it cannot be read. */
-static int64_t read_rate(const struct watched *p)
-{
-	int64_t rate = -1;
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", p->tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fseeko(f, (off_t)p->target.addrs.mem_profile_rate, SEEK_SET) ||
-	    fread(&rate, sizeof(rate), 1, f) != 1)
-		rate = -1;
-	fclose(f);
-	return rate;
-}
-
-/* --enable-memprofile: turn sampling on in a process whose linker switched it off. */
-static void enable_profiling(struct watch *w, struct watched *p)
-{
-	int e;
-
-	if (!w->enable_rate || read_rate(p) != 0)
-		return;
-	e = live_write_u64(p->tgid, p->target.addrs.mem_profile_rate, (uint64_t)w->enable_rate);
-	if (e) {
-		log_warn("pid %d (%s): cannot enable memory profiling: %s", p->tgid, p->target.comm,
-			 strerror(-e));
-		return;
-	}
-	if (!p->enabled_by_us)
-		log_info("pid %d (%s): memory profiling was disabled in its binary; enabled it "
-			 "(MemProfileRate=%lld)",
-			 p->tgid, p->target.comm, (long long)w->enable_rate);
-	p->enabled_by_us = true;
 }
 
 static void register_proc(struct watch *w, struct watched *p)
@@ -282,10 +244,8 @@ static void consider(struct watch *w, pid_t pid)
 		return;
 	}
 	register_proc(w, p);
-	if (w->enable_rate && gosym_info(bin->sym)->profiling_disabled == 1) {
-		p->enable_until_ms = mono_ms() + ENABLE_CHECK_MS;
-		enable_profiling(w, p);
-	}
+	rate_track_start(&p->rate, pid, p->target.addrs.mem_profile_rate, p->target.comm,
+			 gosym_info(bin->sym)->profiling_disabled == 1, w->enable_rate, mono_ms());
 }
 
 static void scan_proc(struct watch *w)
@@ -349,6 +309,19 @@ static pid_t tgid_of(pid_t pid)
 	return tgid;
 }
 
+/* Another mark of a process whose death is already being captured: TIF_MEMDIE is per
+ * thread, so the kernel can mark several threads of one dying process. The kernel
+ * says so (repeat) with tp_btf; with the classic tracepoint, or after the process's
+ * exit, the victim's facts kept here tell. */
+static bool same_death(const struct watched *p, const struct capture_victim *v)
+{
+	if (v->repeat)
+		return true;
+	if (!p || !p->victim)
+		return false;
+	return !p->exited_ms || !strncmp(p->kill.comm, v->comm, sizeof(v->comm));
+}
+
 static void on_victim(const struct capture_victim *v, void *ctx)
 {
 	struct memcg cg;
@@ -359,6 +332,11 @@ static void on_victim(const struct capture_victim *v, void *ctx)
 	const struct unwatched *u = p ? NULL : find_unwatched(w, tgid);
 	char newer[160] = "";
 
+	if (same_death(p, v)) {
+		log_debug("OOM kill: pid %d: thread %d marked too; same death, same profile", tgid,
+			  v->pid);
+		return;
+	}
 	w->victims++;
 	if (!p && w->cfg.only_memcg)
 		return; /* not ours to tell about */
@@ -444,6 +422,19 @@ static void kill_comments(const struct watched *p, const struct capture_meta *m,
 static void handle_profile(struct watch *w, struct watched *p, const struct raw_profile *raw,
 			   const struct capture_meta *m);
 
+/* What the profile can claim (coverage, sampling switched off or changed): the
+ * profile to write, and up to max comment lines into lines (NULL-terminated). */
+static struct raw_profile assess_kill(const struct watched *p, const struct raw_profile *raw,
+				      struct truth *t, const char **lines, size_t max)
+{
+	struct rate_facts rf;
+
+	rate_track_facts(&p->rate, raw->mem_profile_rate, &rf);
+	truth_assess(raw, CYCLES_LATEST, &rf, p->kill.anon_rss_kb, t);
+	lines[truth_comment_lines(t, lines, max)] = NULL;
+	return truth_apply(raw, t);
+}
+
 /* ", runtime layout not verified for go1.28.0" for a newer release, else "". */
 static const char *unverified_note(const struct gosym *sym, char *buf, size_t len)
 {
@@ -506,6 +497,8 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	    .mode = CYCLES_LATEST,
 	};
 	struct pprof_builder *pb;
+	struct raw_profile honest, shaped;
+	struct truth t;
 	int e;
 
 	snprintf(err, sizeof(err), "pid %d (%s)", p->tgid, p->target.comm);
@@ -514,7 +507,15 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	kill_comments(p, m, comments);
 	for (int i = 0; i < 5; i++)
 		meta.extra[i] = comments[i];
-	if ((e = heapprof_build(raw, &bin, &meta, &pb, err, sizeof(err)))) {
+	if ((e = heapprof_shape(raw, p->bin->sym, &shaped, err, sizeof(err)))) {
+		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
+		service_count_lost(w->cfg.svc, LOST_BUILD_ERROR);
+		return;
+	}
+	honest = assess_kill(p, &shaped, &t, meta.extra + 4, 3);
+	e = heapprof_build(&honest, &bin, &meta, &pb, err, sizeof(err));
+	free(shaped.buckets);
+	if (e) {
 		log_error("pid %d (%s): %s", p->tgid, p->target.comm, err);
 		service_count_lost(w->cfg.svc, LOST_BUILD_ERROR);
 		return;
@@ -530,9 +531,13 @@ static void write_kill_profile(struct watch *w, struct watched *p, const struct 
 	}
 	w->profiles_written++;
 	top_three(path, top, sizeof(top));
-	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s%s); top inuse_space: %s",
-		 path, p->tgid, p->target.comm, raw->nbuckets, raw_status_name(raw->status),
-		 unverified_note(p->bin->sym, note, sizeof(note)), top);
+	log_info("profile written: %s (pid %d %s, %zu buckets, capture %s%s%s%s; %s); %s: %s", path,
+		 p->tgid, p->target.comm, raw->nbuckets, raw_status_name(honest.status),
+		 t.partial ? ": " : "", t.partial ? t.status_detail : "",
+		 unverified_note(p->bin->sym, note, sizeof(note)), t.coverage,
+		 t.partial ? "top of the allocations sampled before that, not the program's memory"
+			   : "top inuse_space",
+		 top);
 	report_profile(w, p, path, "oom-kill", p->kill.anon_rss_kb);
 	profile_done(w, p, path, "oom-kill", (int)raw->status, meta.time_ns);
 }
@@ -640,7 +645,8 @@ size_t watch_pending(const struct watch *w)
 	return w->go_victims > w->go_profiles ? (size_t)(w->go_victims - w->go_profiles) : 0;
 }
 
-/* Once a second: re-enable profiling the runtime reset, drop long-gone processes. */
+/* Once a second: follow (and with --enable-memprofile restore) sampling rates, drop
+ * long-gone processes. */
 static void tick(struct watch *w)
 {
 	int64_t now = mono_ms();
@@ -651,8 +657,8 @@ static void tick(struct watch *w)
 			forget_proc(w, i--);
 			continue;
 		}
-		if (!p->exited_ms && p->enable_until_ms > now)
-			enable_profiling(w, p);
+		if (!p->exited_ms)
+			rate_track_tick(&p->rate, now);
 	}
 }
 
@@ -838,6 +844,24 @@ static struct service *open_service(const struct watch_opts *o, char *queue_dir,
 	return svc;
 }
 
+/* At exit: the capture counters (kernel and userspace), nonzero ones, on one line. */
+static void log_counters(struct watch *w)
+{
+	struct capture_stats st;
+	char line[1024];
+	size_t used = 0;
+
+	if (capture_stats(w->cap, &st))
+		return;
+	line[0] = 0;
+	for (int i = 0; i < CAPTURE_C_MAX && used < sizeof(line); i++)
+		if (st.c[i])
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s=%llu",
+						 used ? " " : "", capture_counter_name(i),
+						 (unsigned long long)st.c[i]);
+	log_info("capture counters: %s", line);
+}
+
 static void cleanup(struct watch *w)
 {
 	while (w->nprocs)
@@ -937,6 +961,7 @@ void watch_close(struct watch *w)
 	if (!w)
 		return;
 	capture_flush(w->cap, true, 0); /* deliver whatever is still on its way */
+	log_counters(w);
 	log_info("oomprof watch: stopping (%llu victims seen, %llu profiles written)",
 		 (unsigned long long)w->victims, (unsigned long long)w->profiles_written);
 	cleanup(w);

@@ -418,6 +418,8 @@ static int shape_buckets(const struct raw_profile *raw, const struct gosym *sym,
 			 gosym_info(sym)->go_version);
 		return -ENOTSUP;
 	}
+	if (raw->canonical)
+		return 0; /* shaped and checked once already */
 	if (!l->cycle_has_bytes) {
 		*shaped = *raw;
 		shaped->buckets =
@@ -435,6 +437,32 @@ static int shape_buckets(const struct raw_profile *raw, const struct gosym *sym,
 			 newer, l->release_minor, why);
 		return -ENOTSUP;
 	}
+	return 0;
+}
+
+int heapprof_shape(const struct raw_profile *raw, const struct gosym *sym,
+		   struct raw_profile *shaped, char *err, size_t errlen)
+{
+	struct raw_profile once = {0};
+	struct gosym_layout l;
+	size_t n = raw->nbuckets ? raw->nbuckets : 1;
+	int e = shape_buckets(raw, sym, &l, &once, err, errlen);
+
+	if (e == -ENOMEM)
+		snprintf(err, errlen, "shaping the buckets: %s", strerror(ENOMEM));
+	if (e)
+		return e;
+	*shaped = *raw;
+	shaped->canonical = true;
+	if (once.buckets) {
+		shaped->buckets = once.buckets;
+		return 0;
+	}
+	if (!(shaped->buckets = malloc(n * sizeof(*raw->buckets)))) {
+		snprintf(err, errlen, "shaping the buckets: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	memcpy(shaped->buckets, raw->buckets, raw->nbuckets * sizeof(*raw->buckets));
 	return 0;
 }
 

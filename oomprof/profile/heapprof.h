@@ -37,6 +37,16 @@ struct heap_binary {
 };
 
 /*
+ * raw's buckets in the canonical shape (each cycle with its bytes) for the binary's
+ * release, checked against a release newer than oomprof knows; *shaped shares raw's
+ * pcs, owns its bucket array (free(shaped->buckets)) and is marked canonical, so that
+ * everything that reads values (the coverage figure, heapprof_build) sees the same
+ * buckets. 0, -ENOTSUP with a message in err, or -ENOMEM.
+ */
+int heapprof_shape(const struct raw_profile *raw, const struct gosym *sym,
+		   struct raw_profile *shaped, char *err, size_t errlen);
+
+/*
  * Builds the profile into a new builder (*out, free with pprof_builder_free).
  * Returns 0 or -errno with a message in err.
  */

@@ -52,6 +52,8 @@ const char *raw_status_name(enum raw_status s)
 		return "read error";
 	case RAW_CORRUPT:
 		return "corrupt";
+	case RAW_PARTIAL:
+		return "partial";
 	}
 	return "unknown";
 }

@@ -30,6 +30,7 @@ enum raw_status {
 	RAW_TRUNCATED,	/* stopped at a limit (bucket count, stack depth, time) */
 	RAW_READ_ERROR, /* process memory could not be read part way */
 	RAW_CORRUPT,	/* the list is not a valid bucket list (cycle, absurd nstk, bad typ) */
+	RAW_PARTIAL,	/* read whole, but sampling was off for part of the program's life */
 };
 
 struct raw_profile {
@@ -38,6 +39,7 @@ struct raw_profile {
 	uint32_t prof_cycle;	  /* runtime.mProfCycle at capture (cycle << 1 | flushed) */
 	enum raw_status status;
 	char status_detail[128];
+	bool canonical; /* buckets already in the shape with bytes (heapprof_shape) */
 	struct raw_bucket *buckets;
 	size_t nbuckets, cap;
 };

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -49,6 +50,9 @@ _Static_assert((int)OP_ST_CORRUPT == (int)RAW_CORRUPT &&
 #define MAX_INFLIGHT	    64 /* captures being reassembled at once */
 #define DEFAULT_MAX_BUCKETS (1u << 20)
 #define RECENT_VICTIMS	    16 /* victim records kept for a capture that may follow */
+/* Real-time busy draining allowed while captures are pending, before blocking waits
+ * at normal priority: a 50,000-bucket capture drains in well under that. */
+#define SPIN_BUDGET_NS (300 * 1000000ull)
 
 struct addrset {
 	uint64_t *slot; /* 0 = empty (bucket addresses are never 0) */
@@ -79,6 +83,13 @@ struct capture {
 	struct capture_victim recent[RECENT_VICTIMS];
 	unsigned recent_next;
 	uint64_t now_ms; /* refreshed per poll / feed of a control record */
+	/* Real-time spinning for the captures now pending; when the budget is spent,
+	 * blocking waits (spin_limited) at normal priority (rt_left: the policy to
+	 * return to in rt_policy, rt_param). */
+	uint64_t spun_ns;
+	bool spin_limited, rt_left;
+	int rt_policy;
+	struct sched_param rt_param;
 	uint64_t user[CAPTURE_C_MAX];
 };
 
@@ -259,6 +270,7 @@ static void victim_from_rec(struct capture_victim *v, const struct op_rec_victim
 	v->tgid = r->hdr.tgid;
 	v->tgid_known = !(r->hdr.flags & OP_F_TGID_UNKNOWN);
 	v->registered = r->hdr.flags & OP_F_REGISTERED;
+	v->repeat = r->hdr.flags & OP_F_REPEAT;
 	memcpy(v->comm, r->comm, sizeof(v->comm));
 	v->comm[sizeof(v->comm) - 1] = 0;
 	v->uid = r->uid;
@@ -427,6 +439,8 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 		victim_from_rec(&v, r);
 		if (cap->opts.cb.on_victim)
 			cap->opts.cb.on_victim(&v, cap->opts.cb.ctx);
+		if (v.repeat) /* one death, one profile: the first mark's capture goes on */
+			return 0;
 		/* Kept for the capture that may follow (with the classic tracepoint,
 		 * only the BEGIN record tells whether one does). */
 		cap->recent[cap->recent_next++ % RECENT_VICTIMS] = v;
@@ -460,7 +474,9 @@ int capture_feed(struct capture *cap, const void *rec, size_t len)
 		f->meta.walk_rss =
 		    (struct capture_rss){r->rss.total_vm_kb, r->rss.anon_rss_kb, r->rss.file_rss_kb,
 					 r->rss.shmem_rss_kb, r->rss.pgtables_kb};
-		f->prof.mem_profile_rate = r->mem_profile_rate;
+		/* -1: unreadable, not "sampling off" (0) */
+		f->prof.mem_profile_rate =
+		    (h->flags & OP_F_RATE_UNREADABLE) ? -1 : r->mem_profile_rate;
 		f->prof.prof_cycle = r->prof_cycle;
 		f->last_ms = cap->now_ms;
 		return 0;
@@ -630,6 +646,17 @@ static uint32_t ring_size(uint32_t want, uint32_t dflt)
 	return sz;
 }
 
+/* The exit program runs itself again once a late mark came (see await_mark). */
+static int set_exit_again(struct oomprof_bpf *skel)
+{
+	__u32 key = 0;
+	int fd = bpf_program__fd(skel->progs.sched_process_exit);
+
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.exit_again), &key, &fd, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 /* ---- probing the running kernel ---------------------------------------------------- */
 
 /* Which program serves each hook, and why the others do not. */
@@ -788,6 +815,8 @@ static struct oomprof_bpf *open_and_load(const struct capture_opts *o, const str
 		if (bpf_map_update_elem(bpf_map__fd(skel->maps.bounded_next), &slot, &fd, BPF_ANY))
 			*err = -errno;
 	}
+	if (!*err && !v->bounded)
+		*err = set_exit_again(skel);
 	if (*err) {
 		oomprof_bpf__destroy(skel);
 		return NULL;
@@ -924,6 +953,64 @@ int capture_remove_process(struct capture *cap, pid_t tgid)
 	return 0;
 }
 
+/*
+ * A victim is being walked and its thread may be waiting for ring space: stay on the
+ * CPU and drain (no wakeup, no scheduling delay), until records come or timeout_ms
+ * (at most the spin budget left) passes. Only spinning that found nothing counts
+ * against the budget. Returns records consumed or -errno.
+ */
+static int spin_drain(struct capture *cap, int timeout_ms)
+{
+	uint64_t t0 = mono_ns(), t = t0, left = SPIN_BUDGET_NS - cap->spun_ns;
+	uint64_t wait = (uint64_t)(timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms);
+	uint64_t until = t0 + (wait * 1000000 < left ? wait * 1000000 : left);
+	int n = 0, m;
+
+	do {
+		uint64_t before = t;
+
+		m = ring_buffer__consume(cap->rb);
+		if (m < 0)
+			return m;
+		n += m;
+		t = mono_ns();
+		if (!m)
+			cap->spun_ns += t - before;
+	} while (!n && t < until);
+	return n;
+}
+
+/* The spin budget is spent and a capture is still unfinished (its END and EXIT may
+ * both be lost): no more real-time spinning; normal priority, blocking waits. */
+static void leave_realtime(struct capture *cap)
+{
+	struct sched_param normal = {0};
+	int policy = sched_getscheduler(0);
+
+	if (cap->rt_left || cap->spin_limited)
+		return;
+	cap->spin_limited = true;
+	cap->user[CAPTURE_C_SPIN_LIMITED]++;
+	if (policy < 0 || ((policy & ~SCHED_RESET_ON_FORK) != SCHED_FIFO &&
+			   (policy & ~SCHED_RESET_ON_FORK) != SCHED_RR))
+		return;
+	if (sched_getparam(0, &cap->rt_param) || sched_setscheduler(0, SCHED_OTHER, &normal))
+		return;
+	cap->rt_policy = policy;
+	cap->rt_left = true;
+}
+
+/* Nothing pending: a fresh budget for the next capture, and the priority back. */
+static void end_spinning(struct capture *cap)
+{
+	cap->spun_ns = 0;
+	cap->spin_limited = false;
+	if (!cap->rt_left)
+		return;
+	cap->rt_left = false;
+	sched_setscheduler(0, cap->rt_policy, &cap->rt_param);
+}
+
 int capture_poll(struct capture *cap, int timeout_ms)
 {
 	bool pending = false;
@@ -936,22 +1023,15 @@ int capture_poll(struct capture *cap, int timeout_ms)
 	for (int i = 0; i < MAX_INFLIGHT; i++)
 		if (cap->fl[i].used && !cap->fl[i].meta.have_end && !cap->fl[i].meta.process_gone)
 			pending = true;
-	if (pending) {
-		/* A victim is being walked and its thread may be waiting for ring space:
-		 * stay on the CPU and drain (no wakeup, no scheduling delay), for a
-		 * bounded time. */
-		uint64_t until =
-		    mono_ns() +
-		    (uint64_t)(timeout_ms < 0 || timeout_ms > 1000 ? 1000 : timeout_ms) * 1000000;
-
-		n = 0;
-		do {
-			m = ring_buffer__consume(cap->rb);
-			if (m < 0)
-				return m;
-			n += m;
-		} while (!n && mono_ns() < until);
+	if (!pending)
+		end_spinning(cap);
+	if (pending && cap->spun_ns < SPIN_BUDGET_NS) {
+		n = spin_drain(cap, timeout_ms);
+		if (n < 0)
+			return n;
 	} else {
+		if (pending)
+			leave_realtime(cap);
 		n = ring_buffer__poll(cap->rb, timeout_ms);
 		if (n < 0)
 			return n;
@@ -992,26 +1072,30 @@ const char *capture_description(const struct capture *cap)
 }
 
 static const char *const counter_names[CAPTURE_C_MAX] = {
-    [CAPTURE_C_VICTIMS] = "victims",
-    [CAPTURE_C_VICTIMS_GO] = "victims_go",
-    [CAPTURE_C_EVENTS_DROPPED] = "events_dropped",
-    [CAPTURE_C_PROFILE_FULL] = "profile_ring_full",
-    [CAPTURE_C_READ_ERRORS] = "read_errors",
-    [CAPTURE_C_BUCKETS] = "buckets",
-    [CAPTURE_C_WALKS] = "walks",
-    [CAPTURE_C_CLAIM_BUSY] = "claim_busy",
-    [CAPTURE_C_SIGKILL_UNMARKED] = "sigkill_unmarked",
-    [CAPTURE_C_EXIT_WALKS] = "exit_walks",
-    [CAPTURE_C_EXIT_NO_MM] = "exit_no_mm",
-    [CAPTURE_C_VICTIM_MAP_FULL] = "victim_map_full",
-    [CAPTURE_C_CORRUPT] = "corrupt",
-    [CAPTURE_C_SPIN_TIMEOUTS] = "wait_timeouts",
-    [CAPTURE_C_PROCS_PRUNED] = "procs_pruned",
-    [CAPTURE_C_EXITS_TRUNCATED] = "exits_truncated",
-    [CAPTURE_C_REJECTED] = "rejected",
-    [CAPTURE_C_ORPHANS] = "orphans",
-    [CAPTURE_C_PROFILES] = "profiles",
-    [CAPTURE_C_OVERFLOW] = "overflow",
+	[CAPTURE_C_VICTIMS] = "victims",
+	[CAPTURE_C_VICTIMS_GO] = "victims_go",
+	[CAPTURE_C_EVENTS_DROPPED] = "events_dropped",
+	[CAPTURE_C_PROFILE_FULL] = "profile_ring_full",
+	[CAPTURE_C_READ_ERRORS] = "read_errors",
+	[CAPTURE_C_BUCKETS] = "buckets",
+	[CAPTURE_C_WALKS] = "walks",
+	[CAPTURE_C_CLAIM_BUSY] = "claim_busy",
+	[CAPTURE_C_SIGKILL_UNMARKED] = "sigkill_unmarked",
+	[CAPTURE_C_EXIT_WALKS] = "exit_walks",
+	[CAPTURE_C_EXIT_NO_MM] = "exit_no_mm",
+	[CAPTURE_C_VICTIM_MAP_FULL] = "victim_map_full",
+	[CAPTURE_C_CORRUPT] = "corrupt",
+	[CAPTURE_C_SPIN_TIMEOUTS] = "wait_timeouts",
+	[CAPTURE_C_PROCS_PRUNED] = "procs_pruned",
+	[CAPTURE_C_EXITS_TRUNCATED] = "exits_truncated",
+	[CAPTURE_C_REMARKS] = "remarks",
+	[CAPTURE_C_MARK_WAITS] = "mark_waits",
+	[CAPTURE_C_MARK_WAIT_MISSES] = "mark_wait_misses",
+	[CAPTURE_C_REJECTED] = "rejected",
+	[CAPTURE_C_ORPHANS] = "orphans",
+	[CAPTURE_C_PROFILES] = "profiles",
+	[CAPTURE_C_OVERFLOW] = "overflow",
+	[CAPTURE_C_SPIN_LIMITED] = "spin_budget_spent",
 };
 
 const char *capture_counter_name(enum capture_counter c)

@@ -2,7 +2,8 @@
 # The daemon's costs, measured in one run (figures, never pass/fail):
 #  1. an allocation-heavy Go program with and without the daemon watching (ratio);
 #  2. kill-to-file latency at 10,000 and 50,000 buckets;
-#  3. the daemon's RSS watching 500 Go processes (and how many binaries it parsed).
+#  3. the daemon's CPU time during a 50,000-bucket capture, and idle for 60 s;
+#  4. the daemon's RSS watching 500 Go processes (and how many binaries it parsed).
 source "$(dirname "$0")/../lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "watch bench: needs root"; exit 1; }
@@ -44,7 +45,32 @@ for buckets in 10000 50000; do
 done
 watch_stop
 
-# 3. RSS watching 500 Go processes of one binary
+# 3. the daemon's CPU time (/proc/PID/schedstat: ns on a CPU), capturing and idle
+# (go1.23: a release every part of oomprof knows today)
+cpu_ns() { awk '{ print $1 }' /proc/"$WATCH_PID"/schedstat; }
+vc=$(go_versions | grep -x 1.23 || go_versions | tail -n 1)
+watch_start
+c0=$(cpu_ns) t0=$(date +%s%3N)
+"$MEMCG_RUN" --limit 256M --timeout 120 --report "$E2E_TMP/report" -- \
+	"$(testdata_bin "$vc" pie-stripped manybuckets)" -mode oom -buckets 50000 >/dev/null 2>&1
+pid=$(sed -n 's/^pid=//p' "$E2E_TMP/report")
+if wait_for "$LOG" "profile written: .*-$pid-" 20; then
+	c1=$(cpu_ns) t1=$(date +%s%3N)
+	killed=$(log_ms "OOM kill: pid $pid ")
+	written=$(log_ms "profile written: .*-$pid-")
+	echo "daemon CPU during a 50,000-bucket capture (go$vc): $(((c1 - c0) / 1000000)) ms on a" \
+		"CPU over the victim's $((t1 - t0)) ms life (kill to file: $((written - killed)) ms;" \
+		"$(grep "profile written: .*-$pid-" "$LOG" | grep -o 'capture [a-z]*' | head -n 1))"
+else
+	echo "daemon CPU during a 50,000-bucket capture: no profile ($(grep -- "$pid" "$LOG" | tail -n 1))"
+fi
+c0=$(cpu_ns)
+sleep 60
+c1=$(cpu_ns)
+echo "daemon CPU idle for 60 s: $(((c1 - c0) / 1000000)) ms ($(awk -v n=$((c1 - c0)) 'BEGIN { printf "%.3f", n / 600000000 }') % of one CPU)"
+watch_stop
+
+# 4. RSS watching 500 Go processes of one binary
 held=()
 mkfifo "$E2E_TMP/hold"
 exec {hold}<>"$E2E_TMP/hold" # the leakers wait on stdin until this closes

@@ -459,3 +459,56 @@ TEST(capture_many_captures_at_once)
 	free_got(&g);
 	capture_close(c);
 }
+
+/* TIF_MEMDIE is per thread: a second mark of a dying process joins its capture (the
+ * kernel sends it with the first mark's id and OP_F_REPEAT): one profile, and the
+ * victim facts of the first mark. */
+TEST(capture_repeat_mark_joins)
+{
+	struct got g;
+	struct capture *c = open_offline(&g);
+	uint64_t pcs[] = {0xa1, 0x900};
+	struct raw_profile *p;
+	const struct capture_meta *m;
+
+	CHECK(c);
+	CHECK(victim(c, 300, 1000, OP_F_REGISTERED) == 0);
+	CHECK(begin(c, 300, 1000, 512 * 1024) == 0);
+	CHECK(bucket(c, 300, 1000, 0, 0x7000, pcs, 2, 0) == 0);
+	CHECK(victim(c, 300, 1000, OP_F_REGISTERED | OP_F_REPEAT) == 0);
+	CHECK(end(c, 300, 1000, OP_ST_COMPLETE, 1) == 0);
+	CHECK(victim(c, 300, 1000, OP_F_REGISTERED | OP_F_REPEAT) == 0); /* after END */
+	CHECK(exit_rec(c, 300) == 0);
+	capture_flush(c, false, 0);
+	capture_flush(c, true, 0);
+	CHECK(g.nvictim == 3);
+	CHECK(g.victim.repeat);
+	CHECK(g.nprof == 1);
+	m = meta_of(&g, 300, &p);
+	CHECK(m && p && p->status == RAW_COMPLETE && p->nbuckets == 1);
+	CHECK(m->have_victim && !m->victim.repeat);
+	free_got(&g);
+	capture_close(c);
+}
+
+/* A MemProfileRate the kernel could not read is -1 (unknown), not 0 (sampling off). */
+TEST(capture_rate_unreadable_is_unknown)
+{
+	struct got g;
+	struct capture *c = open_offline(&g);
+	struct op_rec_begin r = {0};
+	struct raw_profile *p;
+
+	CHECK(c);
+	CHECK(victim(c, 301, 2000, OP_F_REGISTERED) == 0);
+	r.hdr.type = OP_REC_BEGIN;
+	r.hdr.flags = OP_F_RATE_UNREADABLE;
+	r.hdr.tgid = 301;
+	r.hdr.id = 2000;
+	CHECK(capture_feed(c, &r, sizeof(r)) == 0);
+	CHECK(end(c, 301, 2000, OP_ST_COMPLETE, 0) == 0);
+	capture_flush(c, true, 0);
+	CHECK(meta_of(&g, 301, &p) && p->mem_profile_rate == -1);
+	free_got(&g);
+	capture_close(c);
+}
