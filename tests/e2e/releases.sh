@@ -90,7 +90,7 @@ else
 	errs=()
 	grep -q "OOM kill: pid $pid (.*$next).*capturing its heap profile; $say" "$LOG" ||
 		errs+=("kill line: $(grep "OOM kill: pid $pid " "$LOG" | head -n 1)")
-	grep -q "profile written: .*-$pid-.*capture complete, runtime layout not verified for $next)" "$LOG" ||
+	grep -q "profile written: .*-$pid-.*capture complete, runtime layout not verified for $next; profile explains " "$LOG" ||
 		errs+=("written line: $(grep "profile written: .*-$pid-" "$LOG" | head -n 1)")
 	"$go" tool pprof -comments "$f" 2>/dev/null | grep -q "runtime layout not verified for $next: $say" ||
 		errs+=("no note in the profile's comments")
