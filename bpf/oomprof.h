@@ -199,22 +199,22 @@ enum op_victim_state {
 
 /* Counters (per-CPU array "metrics", index = enum op_metric). */
 enum op_metric {
-	OP_M_VICTIMS,		/* mark_victim events */
-	OP_M_VICTIMS_GO,	/* ... of registered processes */
-	OP_M_EVENTS_DROPPED,	/* events ring full: a control record was lost */
-	OP_M_PROFILE_FULL,	/* profile ring full at a bucket (walk paused) */
-	OP_M_READ_ERRORS,	/* bpf_probe_read_user failures */
-	OP_M_BUCKETS,		/* bucket records sent */
-	OP_M_WALKS,		/* walk invocations */
-	OP_M_CLAIM_BUSY,	/* another thread was walking */
-	OP_M_SIGKILL_UNMARKED,	/* SIGKILL of a registered process not (yet) marked */
-	OP_M_EXIT_WALKS,	/* walks continued from sched_process_exit */
-	OP_M_EXIT_NO_MM,	/* sched_process_exit of a victim with mm already gone */
-	OP_M_VICTIM_MAP_FULL,	/* victims map insert failed */
-	OP_M_CORRUPT,		/* walks ended corrupt */
-	OP_M_SPIN_TIMEOUTS,	/* waits for a claim or ring space that timed out */
-	OP_M_PROCS_PRUNED,	/* procs entries removed at exit */
-	OP_M_EXITS_TRUNCATED,	/* END sent because the process exited mid-walk */
+	OP_M_VICTIMS,	       /* mark_victim events */
+	OP_M_VICTIMS_GO,       /* ... of registered processes */
+	OP_M_EVENTS_DROPPED,   /* events ring full: a control record was lost */
+	OP_M_PROFILE_FULL,     /* profile ring full at a bucket (walk paused) */
+	OP_M_READ_ERRORS,      /* bpf_probe_read_user failures */
+	OP_M_BUCKETS,	       /* bucket records sent */
+	OP_M_WALKS,	       /* walk invocations */
+	OP_M_CLAIM_BUSY,       /* another thread was walking */
+	OP_M_SIGKILL_UNMARKED, /* SIGKILL of a registered process not (yet) marked */
+	OP_M_EXIT_WALKS,       /* walks continued from sched_process_exit */
+	OP_M_EXIT_NO_MM,       /* sched_process_exit of a victim with mm already gone */
+	OP_M_VICTIM_MAP_FULL,  /* victims map insert failed */
+	OP_M_CORRUPT,	       /* walks ended corrupt */
+	OP_M_SPIN_TIMEOUTS,    /* waits for a claim or ring space that timed out */
+	OP_M_PROCS_PRUNED,     /* procs entries removed at exit */
+	OP_M_EXITS_TRUNCATED,  /* END sent because the process exited mid-walk */
 	OP_M_REMARKS,	       /* marks that joined the capture of their process */
 	OP_M_MARK_WAITS,       /* last thread of a SIGKILLed process waited for its mark */
 	OP_M_MARK_WAIT_MISSES, /* ... and none came (an ordinary kill -9) */

@@ -18,10 +18,10 @@ struct bincache;
 struct bincache_entry {
 	uint64_t dev, ino, size;
 	int64_t mtime_ns;
-	bool is_go;	   /* false: not a Go program (or unreadable), sym is NULL */
+	bool is_go; /* false: not a Go program (or unreadable), sym is NULL */
 	struct gosym *sym;
-	unsigned refs;	   /* processes using it */
-	char why[256];	   /* why it is not usable, when is_go is false */
+	unsigned refs;	     /* processes using it */
+	char why[256];	     /* why it is not usable, when is_go is false */
 	char go_version[64]; /* is_go false: a Go program gosym cannot read ("" if not Go) */
 };
 

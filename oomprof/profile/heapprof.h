@@ -21,12 +21,12 @@
 struct heap_meta {
 	pid_t pid;
 	const char *comm;
-	const char *memcg;	  /* memory cgroup path */
+	const char *memcg; /* memory cgroup path */
 	const char *container_id;
-	const char *trigger;	  /* "snapshot", "oom-kill" */
-	int64_t time_ns;	  /* capture time, ns since the epoch */
+	const char *trigger; /* "snapshot", "oom-kill" */
+	int64_t time_ns;     /* capture time, ns since the epoch */
 	enum cycle_mode mode;
-	const char *extra[8];	  /* further comment lines, NULL-terminated */
+	const char *extra[8]; /* further comment lines, NULL-terminated */
 };
 
 /* The binary behind the buckets, and where the process mapped it. */

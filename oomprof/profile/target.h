@@ -18,10 +18,10 @@ struct go_target {
 	pid_t pid;
 	char comm[32];
 	uint64_t exe_dev, exe_ino;
-	struct gosym *sym;	 /* owned unless borrowed (see target_open_with) */
+	struct gosym *sym; /* owned unless borrowed (see target_open_with) */
 	bool sym_borrowed;
-	uint64_t bias;		 /* runtime address - file vaddr */
-	struct proc_maps maps;	 /* the executable's mappings */
+	uint64_t bias;		  /* runtime address - file vaddr */
+	struct proc_maps maps;	  /* the executable's mappings */
 	struct live_target addrs; /* runtime addresses (bias added) */
 	uint64_t disable_memprof; /* runtime address of runtime.disableMemoryProfiling, or 0 */
 };
@@ -35,8 +35,7 @@ struct go_target {
 int target_open(pid_t pid, struct go_target *t, char *err, size_t errlen);
 
 /* The same with an already opened binary (from a cache), which the target borrows. */
-int target_open_with(pid_t pid, struct gosym *sym, struct go_target *t, char *err,
-		     size_t errlen);
+int target_open_with(pid_t pid, struct gosym *sym, struct go_target *t, char *err, size_t errlen);
 
 void target_close(struct go_target *t);
 

@@ -35,10 +35,10 @@ struct capture_target {
 
 /* oom/mark_victim, for every victim (Go or not). Sizes in kB. */
 struct capture_victim {
-	pid_t pid;	   /* thread the OOM killer chose */
-	pid_t tgid;	   /* its process; equals pid when tgid_known is false */
-	bool tgid_known;   /* false with the classic tracepoint fallback */
-	bool registered;   /* a registered process: a profile follows */
+	pid_t pid;	 /* thread the OOM killer chose */
+	pid_t tgid;	 /* its process; equals pid when tgid_known is false */
+	bool tgid_known; /* false with the classic tracepoint fallback */
+	bool registered; /* a registered process: a profile follows */
 	bool repeat;	 /* another mark of a process already marked (TIF_MEMDIE is per
 			  * thread): it joined that capture, whose id ktime_ns is */
 	char comm[16];
@@ -148,9 +148,9 @@ enum capture_counter {
 	CAPTURE_C_MARK_WAIT_MISSES,
 	CAPTURE_C_KERNEL_MAX, /* the above mirror enum op_metric in bpf/oomprof.h */
 	CAPTURE_C_REJECTED = CAPTURE_C_KERNEL_MAX, /* malformed records (userspace) */
-	CAPTURE_C_ORPHANS,   /* records of no capture in progress */
-	CAPTURE_C_PROFILES,  /* profiles delivered */
-	CAPTURE_C_OVERFLOW,  /* captures refused: too many in flight, or out of memory */
+	CAPTURE_C_ORPHANS,			   /* records of no capture in progress */
+	CAPTURE_C_PROFILES,			   /* profiles delivered */
+	CAPTURE_C_OVERFLOW,	/* captures refused: too many in flight, or out of memory */
 	CAPTURE_C_SPIN_LIMITED, /* spin budget spent with a capture pending: blocking waits */
 	CAPTURE_C_MAX,
 };

@@ -24,7 +24,7 @@ struct live_limits {
 };
 
 #define LIVE_DEFAULT_MAX_BUCKETS (1u << 22)
-#define LIVE_DEFAULT_MAX_STACK 1024u
+#define LIVE_DEFAULT_MAX_STACK	 1024u
 
 /*
  * Reads every bucket of pid into out (which must be zeroed). Returns 0 when the walk

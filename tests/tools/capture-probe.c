@@ -76,7 +76,8 @@ static int lowest_vaddr(pid_t pid, uint64_t *out)
 		goto out;
 	}
 	for (int i = 0; i < eh.e_phnum; i++) {
-		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (uint64_t)i * sizeof(ph)) != sizeof(ph)) {
+		if (pread(fd, &ph, sizeof(ph), eh.e_phoff + (uint64_t)i * sizeof(ph)) !=
+		    sizeof(ph)) {
 			err = -ENOEXEC;
 			goto out;
 		}
@@ -195,8 +196,9 @@ static void on_profile(const struct raw_profile *p, const struct capture_meta *m
 		if (b->nstk > max_nstk)
 			max_nstk = b->nstk;
 		if (pr->dump) {
-			fprintf(pr->dump, "bucket %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-					  " %" PRIu64 " %u",
+			fprintf(pr->dump,
+				"bucket %d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+				" %u",
 				p->pid, b->size, c.allocs, c.frees, c.alloc_bytes, c.free_bytes,
 				b->nstk);
 			for (uint32_t k = 0; k < b->nstk; k++)
@@ -208,16 +210,18 @@ static void on_profile(const struct raw_profile *p, const struct capture_meta *m
 		fflush(pr->dump);
 	printf("profile tgid=%d status=%s buckets=%zu kernel_buckets=%u rate=%" PRId64
 	       " cycle=%u invocations=%u walk_ns=%" PRIu64 " ns_per_bucket=%" PRIu64
-	       " wait_ns=%" PRIu64 " ringbuf_full=%u latency_us=%" PRIu64 " end_to_delivery_us=%" PRIu64
+	       " wait_ns=%" PRIu64 " ringbuf_full=%u latency_us=%" PRIu64
+	       " end_to_delivery_us=%" PRIu64
 	       " missing=%u duplicates=%u rejected=%u have_end=%d gone=%d stale=%d max_nstk=%u"
 	       " comm=%s detail=\"%s\"\n",
 	       p->pid, raw_status_name(p->status), p->nbuckets, m->kernel_nbuckets,
 	       p->mem_profile_rate, p->prof_cycle, m->invocations, m->walk_ns,
-	       m->kernel_nbuckets ? m->walk_ns / m->kernel_nbuckets : 0, m->wait_ns, m->ringbuf_full,
+	       m->kernel_nbuckets ? m->walk_ns / m->kernel_nbuckets : 0, m->wait_ns,
+	       m->ringbuf_full,
 	       m->delivered_ktime > m->id ? (m->delivered_ktime - m->id) / 1000 : 0,
 	       m->end_ktime && m->delivered_ktime > m->end_ktime
-		       ? (m->delivered_ktime - m->end_ktime) / 1000
-		       : 0,
+		   ? (m->delivered_ktime - m->end_ktime) / 1000
+		   : 0,
 	       m->missing, m->duplicates, m->rejected, m->have_end, m->process_gone, m->stale,
 	       max_nstk, m->have_victim ? m->victim.comm : "?", p->status_detail);
 	printf("cycles tgid=%d active_alloc=%" PRIu64 " active_free=%" PRIu64 " f0_alloc=%" PRIu64
@@ -261,28 +265,39 @@ static bool binary_counts_only(const char *path)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: capture-probe --mbuckets ADDR --rate ADDR --cycle ADDR [--pie]\n"
-			"         (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]\n"
-			"         [--timeout SECS] [--ready FILE] [--victims N] [--classic]\n"
-			"         [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]\n"
-			"         [--binary PATH]\n");
+	fprintf(stderr,
+		"usage: capture-probe --mbuckets ADDR --rate ADDR --cycle ADDR [--pie]\n"
+		"         (--pid PID | --exec SUFFIX) [--count N] [--dump FILE]\n"
+		"         [--timeout SECS] [--ready FILE] [--victims N] [--classic]\n"
+		"         [--ringbuf BYTES] [--wait-ms MS] [--budget N] [--no-exit-walk] [--rt]\n"
+		"         [--binary PATH]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"mbuckets", required_argument, 0, 'm'}, {"rate", required_argument, 0, 'r'},
-		{"cycle", required_argument, 0, 'c'},	 {"pie", no_argument, 0, 'P'},
-		{"pid", required_argument, 0, 'p'},	 {"exec", required_argument, 0, 'e'},
-		{"count", required_argument, 0, 'n'},	 {"dump", required_argument, 0, 'd'},
-		{"timeout", required_argument, 0, 't'},	 {"ready", required_argument, 0, 'R'},
-		{"victims", required_argument, 0, 'v'},	 {"classic", no_argument, 0, 'C'},
-		{"bounded", no_argument, 0, 'L'},	 {"verbose", no_argument, 0, 'V'},
-		{"ringbuf", required_argument, 0, 'b'},	 {"wait-ms", required_argument, 0, 'w'},
-		{"budget", required_argument, 0, 'B'},	 {"no-exit-walk", no_argument, 0, 'X'},
-		{"rt", no_argument, 0, 'T'},		 {"binary", required_argument, 0, 'G'},
-		{0, 0, 0, 0},
+	    {"mbuckets", required_argument, 0, 'm'},
+	    {"rate", required_argument, 0, 'r'},
+	    {"cycle", required_argument, 0, 'c'},
+	    {"pie", no_argument, 0, 'P'},
+	    {"pid", required_argument, 0, 'p'},
+	    {"exec", required_argument, 0, 'e'},
+	    {"count", required_argument, 0, 'n'},
+	    {"dump", required_argument, 0, 'd'},
+	    {"timeout", required_argument, 0, 't'},
+	    {"ready", required_argument, 0, 'R'},
+	    {"victims", required_argument, 0, 'v'},
+	    {"classic", no_argument, 0, 'C'},
+	    {"bounded", no_argument, 0, 'L'},
+	    {"verbose", no_argument, 0, 'V'},
+	    {"ringbuf", required_argument, 0, 'b'},
+	    {"wait-ms", required_argument, 0, 'w'},
+	    {"budget", required_argument, 0, 'B'},
+	    {"no-exit-walk", no_argument, 0, 'X'},
+	    {"rt", no_argument, 0, 'T'},
+	    {"binary", required_argument, 0, 'G'},
+	    {0, 0, 0, 0},
 	};
 	struct capture_opts opts = {0};
 	struct probe pr = {.count = 1};
@@ -295,27 +310,68 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'm': pr.t.mbuckets_addr = num(optarg); break;
-		case 'r': pr.t.mem_profile_rate_addr = num(optarg); break;
-		case 'c': pr.t.prof_cycle_addr = num(optarg); break;
-		case 'P': pr.pie = true; break;
-		case 'p': pid = num(optarg); break;
-		case 'e': pr.exec_suffix = optarg; break;
-		case 'n': pr.count = num(optarg); break;
-		case 'd': dump = optarg; break;
-		case 't': timeout = num(optarg); break;
-		case 'R': ready = optarg; break;
-		case 'v': pr.want_victims = num(optarg); break;
-		case 'C': opts.force_classic = true; break;
-		case 'L': opts.force_bounded = true; break;
-		case 'V': log_setup(LOG_DEBUG, LOG_TEXT); break;
-		case 'b': opts.profile_ringbuf_bytes = num(optarg); break;
-		case 'w': opts.wait_ms = num(optarg); break;
-		case 'B': opts.budget = num(optarg); break;
-		case 'X': opts.no_exit_walk = true; break;
-		case 'T': rt = true; break;
-		case 'G': pr.counts_only = binary_counts_only(optarg); break;
-		default: usage();
+		case 'm':
+			pr.t.mbuckets_addr = num(optarg);
+			break;
+		case 'r':
+			pr.t.mem_profile_rate_addr = num(optarg);
+			break;
+		case 'c':
+			pr.t.prof_cycle_addr = num(optarg);
+			break;
+		case 'P':
+			pr.pie = true;
+			break;
+		case 'p':
+			pid = num(optarg);
+			break;
+		case 'e':
+			pr.exec_suffix = optarg;
+			break;
+		case 'n':
+			pr.count = num(optarg);
+			break;
+		case 'd':
+			dump = optarg;
+			break;
+		case 't':
+			timeout = num(optarg);
+			break;
+		case 'R':
+			ready = optarg;
+			break;
+		case 'v':
+			pr.want_victims = num(optarg);
+			break;
+		case 'C':
+			opts.force_classic = true;
+			break;
+		case 'L':
+			opts.force_bounded = true;
+			break;
+		case 'V':
+			log_setup(LOG_DEBUG, LOG_TEXT);
+			break;
+		case 'b':
+			opts.profile_ringbuf_bytes = num(optarg);
+			break;
+		case 'w':
+			opts.wait_ms = num(optarg);
+			break;
+		case 'B':
+			opts.budget = num(optarg);
+			break;
+		case 'X':
+			opts.no_exit_walk = true;
+			break;
+		case 'T':
+			rt = true;
+			break;
+		case 'G':
+			pr.counts_only = binary_counts_only(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc || (!pid && !pr.exec_suffix && !pr.want_victims))
@@ -340,10 +396,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	opts.cb = (struct capture_callbacks){.on_victim = on_victim,
-					     .on_profile = on_profile,
-					     .on_exec = on_exec,
-					     .ctx = &pr};
+	opts.cb = (struct capture_callbacks){
+	    .on_victim = on_victim, .on_profile = on_profile, .on_exec = on_exec, .ctx = &pr};
 	pr.cap = capture_open(&opts);
 	if (!pr.cap) {
 		fprintf(stderr, "capture-probe: capture_open: %s\n", strerror(errno));

@@ -179,7 +179,8 @@ static void memcg_remove(const struct memcg *cg)
 		}
 		if (read_file(cg->path, "cgroup.procs", buf, sizeof(buf)) == 0) {
 			char *save = NULL;
-			for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+			for (char *l = strtok_r(buf, "\n", &save); l;
+			     l = strtok_r(NULL, "\n", &save))
 				kill((pid_t)atoi(l), SIGKILL);
 		}
 		usleep(10000);
@@ -266,9 +267,9 @@ static int wait_child(pid_t child, int timeout)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"limit", required_argument, NULL, 'l'}, {"name", required_argument, NULL, 'n'},
-		{"report", required_argument, NULL, 'r'}, {"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},	  {0}};
+	    {"limit", required_argument, NULL, 'l'},  {"name", required_argument, NULL, 'n'},
+	    {"report", required_argument, NULL, 'r'}, {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},	      {0}};
 	const char *prefix = "memcg-run", *report = NULL, *outcome;
 	unsigned long long limit = 0;
 	int timeout = 0, c, status, rc;

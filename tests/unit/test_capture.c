@@ -127,10 +127,10 @@ static int bucket_ex(struct capture *c, uint32_t tgid, uint64_t id, uint32_t ind
 	uint32_t nsent = npcs >= shared ? npcs - shared : 0, k = 0;
 	uint64_t mem[16] = {0};
 
-	mem[0] = bytes / 64;  /* active.allocs */
-	mem[2] = bytes;	      /* active.alloc_bytes */
-	mem[4 + 2] = 128;     /* future[0].alloc_bytes */
-	mem[4 + 4 + 3] = 64;  /* future[1].free_bytes */
+	mem[0] = bytes / 64; /* active.allocs */
+	mem[2] = bytes;	     /* active.alloc_bytes */
+	mem[4 + 2] = 128;    /* future[0].alloc_bytes */
+	mem[4 + 4 + 3] = 64; /* future[1].free_bytes */
 	memset(buf, 0, sizeof(*b));
 	b->hdr.type = OP_REC_BUCKET;
 	b->hdr.tgid = tgid;
@@ -149,8 +149,8 @@ static int bucket_ex(struct capture *c, uint32_t tgid, uint64_t id, uint32_t ind
 	}
 	if (nsent <= OP_MAX_DEPTH)
 		memcpy(&b->data[k], pcs, nsent * 8);
-	return capture_feed(c, buf,
-			    sizeof(*b) + (k + (nsent <= OP_MAX_DEPTH ? nsent : 0)) * 8 + len_adjust);
+	return capture_feed(
+	    c, buf, sizeof(*b) + (k + (nsent <= OP_MAX_DEPTH ? nsent : 0)) * 8 + len_adjust);
 }
 
 static int bucket(struct capture *c, uint32_t tgid, uint64_t id, uint32_t index, uint64_t addr,
